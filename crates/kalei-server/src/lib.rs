@@ -1,0 +1,1 @@
+//! Kalei server library.
