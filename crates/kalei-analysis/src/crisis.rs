@@ -326,7 +326,9 @@ pub(crate) fn detect(doc: &Doc) -> Crisis {
                         continue;
                     }
                     if let Some(u) = &rule.unless {
-                        if u.is_match(ms) {
+                        // the exception may reach outside the match ("career suicide")
+                        let (ms0, ms1) = (m.start(), m.end());
+                        if u.find_iter(slice).any(|x| x.start() < ms1 && ms0 < x.end()) {
                             continue;
                         }
                     }

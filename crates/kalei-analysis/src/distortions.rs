@@ -17,7 +17,10 @@ use crate::text::Doc;
 use crate::{DistortionType as D, Fragment};
 
 /// Minimum combined confidence for a fragment to be reported.
-pub(crate) const EMIT_MIN: f32 = 0.5;
+pub(crate) const EMIT_MIN: f32 = 0.58;
+
+/// Residual doubt kept per further supporting span in the same text.
+const CLUSTER_FACTOR: f32 = 0.88;
 
 /// Spans longer than this (in chars) are clipped to the clause around the match.
 const MAX_SPAN_CHARS: u32 = 240;
@@ -34,10 +37,10 @@ type RuleSrc = (D, f32, &'static str, &'static str, &'static str);
 /// (type, confidence, anchors, pattern, unless-pattern)
 const RULES: &[RuleSrc] = &[
     // ---------------------------------------------------------------- all-or-nothing
-    (D::AllOrNothing, 0.75, "complete total utter absolute", r"\b(?:a |an )?(?:complete|total|utter|absolute) (?:failure|disaster|waste|mess|loser|idiot|fraud|wreck|joke|nightmare|catastrophe|failure)\b", ""),
+    (D::AllOrNothing, 0.75, "complete total utter absolute", r"\b(?:a |an )?(?:complete|total|utter|absolute) (?:failure|waste|mess|loser|idiot|fraud|wreck|joke)\b", ""),
     (D::AllOrNothing, 0.7, "everything all life", r"\b(?:everything|it all|my (?:whole |entire )?life|all of it) (?:is|was|will be|has been|feels|seems|went|goes|just) (?:(?:completely|totally|just|so|now|already|all|always) )*(?:ruined|wrong|pointless|meaningless|worthless|falling apart|a mess|over|hopeless|broken|destroyed|bad|awful|terrible|horrible|a failure|a waste|a lie|fake|against me)\b", ""),
     (D::AllOrNothing, 0.7, "nothing", r"\bnothing (?:i do |i did |i try |ever )?(?:is|was|will be|goes|went|seems|feels|works|worked|helps|helped|will ever be|is ever) (?:ever )?(?:right|good enough|enough|good|okay|ok|working|well|going to work|going to help)\b", ""),
-    (D::AllOrNothing, 0.7, "perfect flawless best", r"\b(?:if|unless) (?:i|it|everything) (?:am|is|was|do|can|get) not (?:(?:do|get|be) )?(?:perfect|the best|100|flawless|everything)", ""),
+    (D::AllOrNothing, 0.82, "perfect flawless best", r"\b(?:if|unless) (?:i|it|everything) (?:am|is|was|do|can|get) not (?:(?:do|get|be) )?(?:perfect|the best|100|flawless|everything)", ""),
     (D::AllOrNothing, 0.65, "perfect flawless best", r"\b(?:i|it|everything|things) (?:have|has|need|needs|must|should) (?:to )?be (?:absolutely |completely |just )?(?:perfect|flawless|the best)\b", ""),
     (D::AllOrNothing, 0.7, "either nothing black", r"\b(?:all or nothing|black and white|either (?:[a-z']+ ){1,6}or (?:nothing|never|i am (?:a )?(?:failure|worthless|nothing)|not at all))\b", ""),
     (D::AllOrNothing, 0.66, "completely totally entirely utterly absolutely", r"\b(?:completely|totally|entirely|utterly|absolutely|100 %) (?:useless|worthless|hopeless|pointless|ruined|failed|broken|alone|unlovable|stupid|incompetent|meaningless|wrong|destroyed|lost|empty|a failure|alone in this|unable|incapable|unhappy|miserable|done|different|the opposite)\b", ""),
@@ -51,7 +54,7 @@ const RULES: &[RuleSrc] = &[
     // ------------------------------------------------------------- overgeneralization
     (D::Overgeneralization, 0.8, "always never constantly", r"\b(?:always|never|constantly) (?:[a-z']+ ){0,2}(?:mess|messes|messed|screw|screws|ruin|ruins|fail|fails|disappoint|disappoints|lose|loses|sabotage|sabotages|let|lets) (?:[a-z']+ ){0,2}(?:up|everything|it|things|down|people|everyone)?", ""),
     (D::Overgeneralization, 0.62, "always never constantly", r"\bi (?:have |had |am |was )?(?:{adv})?(?:always|never|constantly) [a-z']+", r"\bi (?:have |had )?(?:always|never) (?:wanted|loved|liked|knew|known|thought|enjoyed|imagined|expected|told|realized|realised|understood|dreamed|dreamt|asked|used|seen|mentioned|been close|did drugs|smoked|drank|drink|tried)\b"),
-    (D::Overgeneralization, 0.8, "nobody no one noone", r"\b(?:nobody|no one) (?:{adv})?(?:ever |really |even |actually )?(?:likes|loves|cares|care|wants|understands|listens|notices|gets|believes|helps|respects|talks|calls|texts|invites|remembers|wants to|would|will|is there|was there|has ever|took|takes|gives|asks|checks|knows|sees|appreciates)\b", ""),
+    (D::Overgeneralization, 0.8, "nobody no one noone", r"\b(?:nobody|no one) (?:{adv})?(?:ever |really |even |actually )?(?:likes|loves|cares|care|wants|understands|listens|notices|gets|believes|helps|respects|talks|calls|texts|invites|remembers|wants to|is there|was there|has ever|took|takes|gives|asks|checks|knows|sees|appreciates)\b", ""),
     (D::Overgeneralization, 0.72, "everyone everybody people", r"\b(?:everyone|everybody|people|all my friends|all of them|they all) (?:{adv})?(?:always |eventually |ends up |end up |just )?(?:leaves|leave|hates|hate|ignores|ignore|abandons|abandon|betrays|betray|uses|use|judges|judge|rejects|reject|lies|lie|hurts|hurt|gets tired of|get tired of|turns on|turn on|walks away|walk away|laughs at|laugh at|forgets|forget|treats me|treat me|takes advantage|take advantage|is against|are against)\b", ""),
     (D::Overgeneralization, 0.62, "every time whenever each", r"\b(?:every ?time|whenever|each time|every single time|anytime) (?:i|someone|something|people|he|she|they|we) (?:[a-z']+ ){0,6}(?:always|never|again|it|i|they|something|everything|nothing|someone|people|fail|wrong|worse|ruin|end|same)\b", ""),
     (D::Overgeneralization, 0.75, "always only ever", r"\b(?:this|it|that|these things|bad things|stuff like this|the same thing) (?:always|only ever|keeps|keep) (?:happens?|happening) (?:to me)?", ""),
@@ -187,6 +190,17 @@ const RULES: &[RuleSrc] = &[
     (D::Personalization, 0.6, "guilty sorry", r"\bi (?:feel|am|felt|was) (?:so |really |very |extremely |incredibly )?(?:guilty|sorry|ashamed) (?:for|about|that|because) (?:[a-z']+ ){0,5}(?:him|her|them|my|happened|hurt|divorce|died|death|sick|left|upset|sad)\b", ""),
     (D::Personalization, 0.62, "let down", r"\bi (?:always |keep |have )?(?:let|letting) (?:everyone|them|him|her|my [a-z]+|you|people|my family|everybody) down\b", ""),
     (D::Personalization, 0.56, "burden", r"\bi am (?:just )?(?:a burden|burdening|holding (?:him|her|them|everyone) back|in the way|dragging (?:him|her|them|everyone) down)\b", ""),
+    // ------------------------------------------------ weaker first-person cues
+    (D::FortuneTelling, 0.55, "scared afraid worried terrified frightened anxious nervous", r"\bi (?:am|was|get|have been|feel) (?:{adv})?(?:so |really |very |extremely |super |quite |a little |a bit )?(?:scared|afraid|worried|terrified|frightened|anxious|nervous|paranoid)\b", ""),
+    (D::Magnification, 0.52, "hate", r"\bi (?:{adv})?hate (?:it|when|that|how|being|this|my|everything|people|everyone|the way|having|going|feeling|myself|life|me)\b", ""),
+    (D::EmotionalReasoning, 0.58, "feel", r"\bi (?:{adv})?feel (?:so|too|very|really|extremely|incredibly) [a-z]+", r"\bfeel (?:so|very|really) (?:good|happy|grateful|lucky|blessed|loved|excited|proud|much better|relieved|close)\b"),
+    (D::EmotionalReasoning, 0.55, "so", r"\bi am (?:just )?so (?:{negemo}|confused|done|tired|sick|over|fed up|hurt|lost)\b", ""),
+    (D::Overgeneralization, 0.5, "can not", r"\bi (?:{adv})?(?:can not|could not) (?:even |ever |seem to |really |just |stop )?[a-z]+", r"\b(?:can not|could not) (?:wait|believe|thank|remember the name|afford)\b"),
+    (D::Magnification, 0.5, "know", r"\bi (?:really |just |honestly )?(?:do not|no longer) know what (?:to do|else to do|i am doing|is wrong|i should do|to think)\b", ""),
+    (D::Labeling, 0.62, "wrong", r"\bwhat is (?:wrong|the matter) with me\b|\bsomething is (?:wrong|seriously wrong) with me\b", ""),
+    (D::MindReading, 0.6, "feel felt", r"\bi (?:{adv})?(?:feel|felt) (?:like|that|as if) (?:he|she|they|people|everyone|everybody|nobody|no one|my (?:[a-z]+)|others) (?:is|are|was|were|does|do|did|has|have|will|would|can|just|only|never|always|really|does not|do not|did not|is not|are not)\b", ""),
+    (D::Magnification, 0.6, "worst", r"\b(?:was|is|been|were|are) (?:{adv})?the worst\b", ""),
+    (D::Overgeneralization, 0.5, "every", r"\bevery (?:single |little )?(?:thing|time|day|night|one|person|guy|girl|boyfriend|girlfriend|relationship|job|friend|fight|argument|conversation|morning)\b", ""),
     // ----------------------------------------------------------------------- blaming
     (D::Blaming, 0.8, "fault", r"\b(?:it is|it was|this is|that is|everything is|all|it is all|it was all) (?:{adv})?(?:all |entirely |completely |totally )?(?:his|her|their|your|my [a-z]+'s|[a-z]+'s) fault\b", ""),
     (D::Blaming, 0.68, "made make makes making forced forces", r"\b(?:he|she|they|you|my [a-z]+|his [a-z]+|her [a-z]+|people|everyone|this [a-z]+) (?:{adv})?(?:made|make|makes|is making|are making|forced|forces|drove|drives|pushed|pushes) me (?:feel |so |do |be |this |like |act |say |angry|sad|depressed|anxious|crazy|miserable|hate|cry|lose|suffer|insane|to )", ""),
@@ -253,6 +267,10 @@ struct Cand {
 }
 
 pub(crate) fn detect(doc: &Doc) -> Vec<Fragment> {
+    detect_min(doc, EMIT_MIN)
+}
+
+pub(crate) fn detect_min(doc: &Doc, min: f32) -> Vec<Fragment> {
     let c = &*COMPILED;
     let mut cands: Vec<Cand> = Vec::new();
     for (si, s) in doc.sentences.iter().enumerate() {
@@ -285,7 +303,9 @@ pub(crate) fn detect(doc: &Doc) -> Vec<Fragment> {
                         continue;
                     }
                     if let Some(u) = &rule.unless {
-                        if u.is_match(ms) {
+                        // the exception may reach outside the match ("career suicide")
+                        let (ms0, ms1) = (m.start(), m.end());
+                        if u.find_iter(slice).any(|x| x.start() < ms1 && ms0 < x.end()) {
                             continue;
                         }
                     }
@@ -304,7 +324,7 @@ pub(crate) fn detect(doc: &Doc) -> Vec<Fragment> {
     if cands.is_empty() {
         return Vec::new();
     }
-    build_fragments(doc, cands)
+    build_fragments(doc, cands, min)
 }
 
 /// A fragment under construction: token span and accumulated evidence.
@@ -317,7 +337,7 @@ struct Span {
     miss: f32,
 }
 
-fn build_fragments(doc: &Doc, mut cands: Vec<Cand>) -> Vec<Fragment> {
+fn build_fragments(doc: &Doc, mut cands: Vec<Cand>, min: f32) -> Vec<Fragment> {
     cands.sort_by(|x, y| x.sent.cmp(&y.sent).then(x.m0.cmp(&y.m0)));
     let mut spans: Vec<Span> = Vec::new();
     for cd in &cands {
@@ -347,13 +367,22 @@ fn build_fragments(doc: &Doc, mut cands: Vec<Cand>) -> Vec<Fragment> {
             miss: 1.0,
         });
     }
+    // Distorted thinking tends to come in clusters: each further span with
+    // evidence in the same text makes every span a little more credible.
+    let base: Vec<f32> = spans
+        .iter()
+        .map(|sp| 1.0 - (1.0 - sp.best_conf) * sp.miss)
+        .collect();
+    let support = base.iter().filter(|&&c| c >= 0.5).count().saturating_sub(1).min(4) as i32;
     let mut frags: Vec<(f32, Span)> = spans
         .into_iter()
-        .map(|sp| {
-            let conf = (1.0 - (1.0 - sp.best_conf) * sp.miss).min(0.95);
+        .zip(base)
+        .map(|(sp, b)| {
+            let others = if b >= 0.5 { support } else { support + 1 }.min(4);
+            let conf = (1.0 - (1.0 - b) * CLUSTER_FACTOR.powi(others)).min(0.95);
             (conf, sp)
         })
-        .filter(|(c, _)| *c >= EMIT_MIN)
+        .filter(|(c, _)| *c >= min)
         .collect();
     // overlap resolution: strongest first
     frags.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.t0.cmp(&b.1.t0)));

@@ -323,5 +323,14 @@ pub fn detect_fragments(input: &str) -> Vec<Fragment> {
     distortions::detect(&doc)
 }
 
+/// Fragments down to a lower confidence than the product reports (for
+/// evaluation and threshold tuning only).
+#[doc(hidden)]
+pub fn detect_fragments_min(input: &str, min_confidence: f32) -> Vec<Fragment> {
+    let mut doc = text::Doc::new(input);
+    doc.lookup_all();
+    distortions::detect_min(&doc, min_confidence)
+}
+
 #[cfg(test)]
 mod tests;
