@@ -1,1 +1,15 @@
-//! Kalei server library.
+//! The Kalei server: HTTP API, background workers and admin tooling behind
+//! one binary, `kalei`. One module per domain; see ARCHITECTURE.md.
+
+pub mod analyze_cmd;
+pub mod app;
+pub mod audit;
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod me;
+pub mod openapi;
+pub mod ops;
+pub mod telemetry;
+pub mod time;

@@ -1,1 +1,133 @@
-fn main() {}
+//! `kalei`: serve the API, run workers, migrate, inspect configuration,
+//! analyse text offline.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use kalei_server::app::{self, Application};
+use kalei_server::config::Config;
+
+#[derive(Parser)]
+#[command(name = "kalei", version, about = "Kalei backend: API server, workers and admin tools")]
+struct Cli {
+    /// Configuration file (default: ./kalei.toml if present, or $KALEI_CONFIG).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the HTTP API (and, with --role all, the background workers).
+    Serve {
+        #[arg(long, value_enum, default_value_t = Role::All)]
+        role: Role,
+    },
+    /// Run background workers only.
+    Worker {
+        /// Queues to work (default: all).
+        #[arg(long, value_delimiter = ',')]
+        queues: Vec<String>,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Print the effective configuration (secrets redacted).
+    Config,
+    /// Analyse text offline: stdin → JSON (or JSON lines with --jsonl).
+    Analyze {
+        /// Read `{"id":…,"text":…}` lines and write `{"id":…,"analysis":…}` lines.
+        #[arg(long)]
+        jsonl: bool,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum Role {
+    /// HTTP API only (stateless replica).
+    Api,
+    /// HTTP API and in-process workers.
+    All,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Command::Analyze { jsonl } = cli.command {
+        // Pure and synchronous: no runtime, no configuration needed.
+        let code = kalei_server::analyze_cmd::run(
+            jsonl,
+            std::io::stdin().lock(),
+            std::io::stdout().lock(),
+            std::io::stderr().lock(),
+        );
+        return ExitCode::from(code.clamp(0, 255) as u8);
+    }
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("kalei: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Command::Config = cli.command {
+        print!("{}", config.redacted_toml());
+        return ExitCode::SUCCESS;
+    }
+    kalei_server::telemetry::init_logging(&config.log);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("kalei: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command, config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("kalei: {e:#}");
+            tracing::error!(error = %format!("{e:#}"), "kalei stopped with an error");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
+    match command {
+        Command::Serve { role } => {
+            let app = Application::build(config).await?;
+            tracing::info!(
+                addr = %app.local_addr(),
+                database = app.state.db.dialect().as_str(),
+                counters = app.state.counters.backend(),
+                workers = role == Role::All,
+                "kalei serving"
+            );
+            app.run_until(app::shutdown_signal()).await?;
+            tracing::info!("kalei stopped");
+            Ok(())
+        }
+        Command::Worker { queues } => {
+            let _ = queues;
+            let _db = app::open_db(&config).await?;
+            tracing::info!("worker started; waiting for shutdown");
+            app::shutdown_signal().await;
+            Ok(())
+        }
+        Command::Migrate => {
+            config.migrate_on_start = false;
+            let db = app::open_db(&config).await?;
+            let pending = db.pending_migrations().await?;
+            db.migrate().await?;
+            println!(
+                "database {}: applied {} migration(s), schema is current",
+                db.dialect().as_str(),
+                pending.len()
+            );
+            db.close().await;
+            Ok(())
+        }
+        Command::Config | Command::Analyze { .. } => unreachable!("handled before the runtime"),
+    }
+}
