@@ -165,7 +165,27 @@ impl<'a> Doc<'a> {
                     None => &[],
                 };
                 if parts.is_empty() {
-                    push_tok(&mut norm, &mut tokens, &word, (ws, we, wbs, wbe), true, caps, newline);
+                    // generic clitics: "he'll" → "he will", "they've" → "they have",
+                    // "shan't" → "sha not"
+                    let split = ["n't", "'ll", "'ve", "'re", "'d"]
+                        .iter()
+                        .find(|suf| word.len() > suf.len() + 1 && word.ends_with(*suf));
+                    match split {
+                        Some(&suf) => {
+                            let stem = &word[..word.len() - suf.len()];
+                            let tail = match suf {
+                                "n't" => "not",
+                                "'ll" => "will",
+                                "'ve" => "have",
+                                "'re" => "are",
+                                _ => "would",
+                            };
+                            let stem = stem.to_string();
+                            push_tok(&mut norm, &mut tokens, &stem, (ws, we, wbs, wbe), true, caps, newline);
+                            push_tok(&mut norm, &mut tokens, tail, (ws, we, wbs, wbe), true, caps, newline);
+                        }
+                        None => push_tok(&mut norm, &mut tokens, &word, (ws, we, wbs, wbe), true, caps, newline),
+                    }
                 } else {
                     for p in parts {
                         push_tok(&mut norm, &mut tokens, p, (ws, we, wbs, wbe), true, caps, newline);
