@@ -257,6 +257,42 @@ pub(crate) fn explanation(t: D) -> &'static str {
     }
 }
 
+/// Per-rule cost profile over some texts: (type, anchors, runs, seconds).
+/// For tuning anchors only.
+pub(crate) fn profile(texts: &[&str]) -> Vec<(D, &'static str, u32, f64)> {
+    let c = &*COMPILED;
+    let mut runs = vec![0u32; c.rules.len()];
+    let mut secs = vec![0f64; c.rules.len()];
+    for t in texts {
+        let doc = Doc::new(t);
+        for s in &doc.sentences {
+            let mut mask = [0u64; 4];
+            for i in s.t0..s.t1 {
+                if let Some(m) = c.anchors.get(doc.word(i)) {
+                    for k in 0..4 {
+                        mask[k] |= m[k];
+                    }
+                }
+            }
+            let (a, b) = doc.sentence_range(s);
+            let slice = &doc.norm[a..b];
+            for r in 0..c.rules.len() {
+                if mask[r / 64] & (1u64 << (r % 64)) != 0 {
+                    let st = std::time::Instant::now();
+                    std::hint::black_box(c.rules[r].re.find_iter(slice).count());
+                    secs[r] += st.elapsed().as_secs_f64();
+                    runs[r] += 1;
+                }
+            }
+        }
+    }
+    RULES
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.0, r.2, runs[i], secs[i]))
+        .collect()
+}
+
 struct Cand {
     ty: D,
     conf: f32,

@@ -332,5 +332,11 @@ pub fn detect_fragments_min(input: &str, min_confidence: f32) -> Vec<Fragment> {
     distortions::detect_min(&doc, min_confidence)
 }
 
+/// Per-rule cost profile of the distortion patterns (benchmark tooling).
+#[doc(hidden)]
+pub fn profile_distortion_rules(texts: &[&str]) -> Vec<(DistortionType, &'static str, u32, f64)> {
+    distortions::profile(texts)
+}
+
 #[cfg(test)]
 mod tests;
