@@ -48,7 +48,7 @@ pub(crate) fn compile(src: &str) -> Regex {
     let p = expand(src);
     RegexBuilder::new(&p)
         .size_limit(64 << 20)
-        .dfa_size_limit(16 << 20)
+        .dfa_size_limit(64 << 20)
         .build()
         .unwrap_or_else(|e| panic!("bad pattern {src}: {e}"))
 }
