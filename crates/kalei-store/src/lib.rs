@@ -15,6 +15,7 @@ pub mod clock;
 pub mod counters;
 pub mod db;
 pub mod error;
+pub mod jobs;
 pub mod schema;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
