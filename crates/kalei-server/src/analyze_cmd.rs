@@ -81,7 +81,10 @@ fn run_jsonl(input: impl Read, mut out: impl Write, mut err: impl Write) -> i32 
             Ok(0) => break,
             Ok(_) => {}
             Err(e) => {
-                let _ = writeln!(err, "kalei analyze: cannot read standard input after line {line_no}: {e}");
+                let _ = writeln!(
+                    err,
+                    "kalei analyze: cannot read standard input after line {line_no}: {e}"
+                );
                 return 1;
             }
         }
@@ -122,7 +125,10 @@ fn run_jsonl(input: impl Read, mut out: impl Write, mut err: impl Write) -> i32 
             Some(serde_json::Value::String(t)) => t,
             Some(_) => {
                 failed += 1;
-                let _ = writeln!(err, "kalei analyze: line {line_no}: field \"text\" must be a string");
+                let _ = writeln!(
+                    err,
+                    "kalei analyze: line {line_no}: field \"text\" must be a string"
+                );
                 continue;
             }
             None => {
@@ -142,7 +148,10 @@ fn run_jsonl(input: impl Read, mut out: impl Write, mut err: impl Write) -> i32 
             .and_then(|_| out.write_all(b"\n"))
             .and_then(|_| out.flush());
         if let Err(e) = written {
-            let _ = writeln!(err, "kalei analyze: cannot write output for line {line_no}: {e}");
+            let _ = writeln!(
+                err,
+                "kalei analyze: cannot write output for line {line_no}: {e}"
+            );
             return 1;
         }
     }
@@ -227,7 +236,10 @@ mod tests {
         assert_eq!(lines[1]["id"], "b");
         assert_eq!(lines[1]["analysis"]["crisis"]["level"], "high");
         assert_eq!(lines[2]["id"]["k"][1], 2);
-        assert!(lines[2]["analysis"]["fragments"].as_array().unwrap().is_empty());
+        assert!(lines[2]["analysis"]["fragments"]
+            .as_array()
+            .unwrap()
+            .is_empty());
     }
 
     #[test]
@@ -248,7 +260,10 @@ mod tests {
             .collect();
         assert_eq!(ids, vec![serde_json::json!(1), serde_json::json!(7)]);
         for n in [2, 3, 4, 5, 6] {
-            assert!(err.contains(&format!("line {n}:")), "line {n} not reported: {err}");
+            assert!(
+                err.contains(&format!("line {n}:")),
+                "line {n} not reported: {err}"
+            );
         }
         assert!(!err.contains("line 1:") && !err.contains("line 7:"));
     }
@@ -284,7 +299,8 @@ mod tests {
             flushes: 0,
             buf: Vec::new(),
         };
-        let input = b"{\"id\":1,\"text\":\"a\"}\n{\"id\":2,\"text\":\"b\"}\n{\"id\":3,\"text\":\"c\"}\n";
+        let input =
+            b"{\"id\":1,\"text\":\"a\"}\n{\"id\":2,\"text\":\"b\"}\n{\"id\":3,\"text\":\"c\"}\n";
         let code = run(true, &input[..], &mut w, std::io::sink());
         assert_eq!(code, 0);
         assert!(w.flushes >= 3);
@@ -296,13 +312,24 @@ mod tests {
         struct Broken;
         impl Write for Broken {
             fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
-                Err(std::io::Error::new(std::io::ErrorKind::BrokenPipe, "closed"))
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::BrokenPipe,
+                    "closed",
+                ))
             }
             fn flush(&mut self) -> std::io::Result<()> {
                 Ok(())
             }
         }
-        assert_eq!(run(true, &b"{\"id\":1,\"text\":\"a\"}\n"[..], Broken, std::io::sink()), 1);
+        assert_eq!(
+            run(
+                true,
+                &b"{\"id\":1,\"text\":\"a\"}\n"[..],
+                Broken,
+                std::io::sink()
+            ),
+            1
+        );
         assert_eq!(run(false, &b"text"[..], Broken, std::io::sink()), 1);
     }
 }

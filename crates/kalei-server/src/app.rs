@@ -56,9 +56,11 @@ impl AppState {
         let db = open_db(&config).await?;
         let counters: SharedCounters = match &config.redis_url {
             Some(url) => Arc::new(
-                RedisCounters::connect(url.expose(), "kalei")
+                RedisCounters::connect(url.expose(), &config.redis_key_prefix)
                     .await
-                    .map_err(|e| anyhow::anyhow!("cannot connect to redis_url (KALEI_REDIS_URL): {e}"))?,
+                    .map_err(|e| {
+                        anyhow::anyhow!("cannot connect to redis_url (KALEI_REDIS_URL): {e}")
+                    })?,
             ),
             None => Arc::new(MemoryCounters::new()),
         };
@@ -66,10 +68,15 @@ impl AppState {
             config.auth.signing_key.as_ref().map(|s| s.expose()),
             &config.data_dir,
         )
-        .map_err(|e| anyhow::anyhow!("cannot load or create the signing key in data_dir (KALEI_DATA_DIR): {e}"))?;
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot load or create the signing key in data_dir (KALEI_DATA_DIR): {e}"
+            )
+        })?;
         let tokens = TokenKeys::new(&key, &config.auth.issuer, config.auth.access_ttl_secs);
-        let social = SocialVerifier::from_config(config.auth.apple.as_ref(), config.auth.google.as_ref())
-            .map_err(|e| anyhow::anyhow!(e))?;
+        let social =
+            SocialVerifier::from_config(config.auth.apple.as_ref(), config.auth.google.as_ref())
+                .map_err(|e| anyhow::anyhow!(e))?;
         let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
         Ok(AppState(Arc::new(AppInner {
             db,
@@ -136,7 +143,12 @@ pub fn router(state: AppState) -> Router {
             "/api/openapi.json",
             axum::routing::get(move || {
                 let body = openapi_json.clone();
-                async move { ([(axum::http::header::CONTENT_TYPE, "application/json")], body) }
+                async move {
+                    (
+                        [(axum::http::header::CONTENT_TYPE, "application/json")],
+                        body,
+                    )
+                }
             }),
         )
         .merge(Scalar::with_url("/api/docs", openapi))
@@ -150,10 +162,13 @@ pub fn router(state: AppState) -> Router {
         app = app.layer(cors);
     }
     app.layer(DefaultBodyLimit::max(state.config.http.body_limit_bytes))
-        .layer(RequestBodyLimitLayer::new(state.config.http.body_limit_bytes))
-        .layer(TimeoutLayer::new(Duration::from_secs(
-            state.config.http.request_timeout_secs,
-        )))
+        .layer(RequestBodyLimitLayer::new(
+            state.config.http.body_limit_bytes,
+        ))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            Duration::from_secs(state.config.http.request_timeout_secs),
+        ))
         .layer(CatchPanicLayer::new())
         .layer(axum::middleware::from_fn(http::observe::observe))
 }

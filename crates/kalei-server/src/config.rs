@@ -50,6 +50,8 @@ pub struct Config {
     /// Redis for shared counters, rate limits and cache (`KALEI_REDIS_URL`);
     /// default: in-process.
     pub redis_url: Option<Secret>,
+    /// Namespace for every Redis key, so deployments can share a server.
+    pub redis_key_prefix: String,
     /// Apply pending migrations when `serve`/`worker` start.
     pub migrate_on_start: bool,
     pub database_max_connections: u32,
@@ -116,6 +118,7 @@ impl Default for Config {
             data_dir: PathBuf::from("./data"),
             database_url: None,
             redis_url: None,
+            redis_key_prefix: "kalei".into(),
             migrate_on_start: true,
             database_max_connections: 16,
             log: LogConfig::default(),
@@ -181,12 +184,10 @@ impl Config {
             }
         }
         let path = named.unwrap_or_else(|| PathBuf::from("kalei.toml"));
-        let env = Env::prefixed("KALEI_")
-            .split("__")
-            .filter(|k| {
-                let k = k.as_str();
-                !NON_SETTING_ENV.contains(&k) && !k.starts_with("test_")
-            });
+        let env = Env::prefixed("KALEI_").split("__").filter(|k| {
+            let k = k.as_str();
+            !NON_SETTING_ENV.contains(&k) && !k.starts_with("test_")
+        });
         let config: Config = Figment::from(Serialized::defaults(Config::default()))
             .merge(Toml::file(&path))
             .merge(env)
@@ -205,8 +206,9 @@ impl Config {
     pub fn validate(&self) -> Result<(), String> {
         self.listen_addr()?;
         let db = self.database_url();
-        kalei_store::Dialect::from_url(&db)
-            .map_err(|e| format!("invalid configuration: database_url (KALEI_DATABASE_URL): {e}"))?;
+        kalei_store::Dialect::from_url(&db).map_err(|e| {
+            format!("invalid configuration: database_url (KALEI_DATABASE_URL): {e}")
+        })?;
         if let Some(r) = &self.redis_url {
             if !(r.expose().starts_with("redis://") || r.expose().starts_with("rediss://")) {
                 return Err("invalid configuration: redis_url (KALEI_REDIS_URL) must start with redis:// or rediss://".into());
@@ -219,10 +221,14 @@ impl Config {
             ));
         }
         if self.auth.access_ttl_secs < 30 || self.auth.access_ttl_secs > 24 * 3600 {
-            return Err("invalid configuration: auth.access_ttl_secs must be between 30 and 86400".into());
+            return Err(
+                "invalid configuration: auth.access_ttl_secs must be between 30 and 86400".into(),
+            );
         }
         if self.auth.refresh_ttl_days == 0 || self.auth.refresh_ttl_days > 365 {
-            return Err("invalid configuration: auth.refresh_ttl_days must be between 1 and 365".into());
+            return Err(
+                "invalid configuration: auth.refresh_ttl_days must be between 1 and 365".into(),
+            );
         }
         if let Some(k) = &self.auth.signing_key {
             if k.expose().len() < 32 {
@@ -230,15 +236,21 @@ impl Config {
             }
         }
         if self.http.body_limit_bytes < 1024 {
-            return Err("invalid configuration: http.body_limit_bytes must be at least 1024".into());
+            return Err(
+                "invalid configuration: http.body_limit_bytes must be at least 1024".into(),
+            );
         }
         if self.database_max_connections == 0 {
-            return Err("invalid configuration: database_max_connections must be at least 1".into());
+            return Err(
+                "invalid configuration: database_max_connections must be at least 1".into(),
+            );
         }
         for (name, social) in [("apple", &self.auth.apple), ("google", &self.auth.google)] {
             if let Some(s) = social {
                 if s.audiences.is_empty() {
-                    return Err(format!("invalid configuration: auth.{name}.audiences is empty"));
+                    return Err(format!(
+                        "invalid configuration: auth.{name}.audiences is empty"
+                    ));
                 }
                 if s.jwks.is_none() && s.jwks_file.is_none() {
                     return Err(format!(

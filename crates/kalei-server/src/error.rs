@@ -79,7 +79,11 @@ impl ApiError {
 
     /// Also what another user's resource answers: existence is not revealed.
     pub fn not_found(what: &str) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"))
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{what} not found"),
+        )
     }
 
     pub fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
@@ -146,12 +150,15 @@ impl ApiError {
         let (code, detail) = match status {
             StatusCode::NOT_FOUND => ("not_found", "No such resource."),
             StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "Method not allowed here."),
-            StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "The request body is too large."),
+            StatusCode::PAYLOAD_TOO_LARGE => {
+                ("payload_too_large", "The request body is too large.")
+            }
             StatusCode::REQUEST_TIMEOUT => ("timeout", "The request took too long."),
             StatusCode::UNSUPPORTED_MEDIA_TYPE => (
                 "unsupported_media_type",
                 "Send the body as application/json.",
             ),
+            StatusCode::SERVICE_UNAVAILABLE => ("unavailable", "The server is busy; retry later."),
             s if s.is_server_error() => ("internal_error", "Something went wrong on our side."),
             _ => ("bad_request", "The request could not be processed."),
         };
@@ -163,7 +170,9 @@ impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         match err {
             StoreError::NotFound => ApiError::not_found("resource"),
-            StoreError::Conflict(_) => ApiError::conflict("conflict", "The resource already exists."),
+            StoreError::Conflict(_) => {
+                ApiError::conflict("conflict", "The resource already exists.")
+            }
             other => ApiError::internal(other),
         }
     }

@@ -10,7 +10,11 @@ use kalei_server::app::{self, Application};
 use kalei_server::config::Config;
 
 #[derive(Parser)]
-#[command(name = "kalei", version, about = "Kalei backend: API server, workers and admin tools")]
+#[command(
+    name = "kalei",
+    version,
+    about = "Kalei backend: API server, workers and admin tools"
+)]
 struct Cli {
     /// Configuration file (default: ./kalei.toml if present, or $KALEI_CONFIG).
     #[arg(long, global = true)]

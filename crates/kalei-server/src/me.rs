@@ -5,7 +5,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::app::AppState;
-use crate::auth::model::{check_locale, check_text, check_timezone, collect, ProfilePatch, UserView};
+use crate::auth::model::{
+    check_locale, check_text, check_timezone, collect, ProfilePatch, UserView,
+};
 use crate::auth::{service, AuthUser};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::http::ApiJson;

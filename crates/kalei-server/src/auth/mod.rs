@@ -91,7 +91,11 @@ async fn register(
     ApiJson(req): ApiJson<RegisterRequest>,
 ) -> ApiResult<Response> {
     let email = normalise_email(&req.email);
-    let display_name = req.display_name.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    let display_name = req
+        .display_name
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
     let timezone = req.timezone.as_deref().unwrap_or("UTC");
     let locale = req.locale.as_deref().unwrap_or("en");
     let device_name = device(req.device_name.as_deref());
@@ -132,11 +136,20 @@ async fn register(
     let (session_id, refresh_token) =
         service::create_session(&state, &mut tx, &user_id, device_name.as_deref(), now).await?;
     tx.commit().await?;
-    audit::record(&state, Some(&user_id), AuditKind::Register, Some(ip), json!({})).await;
+    audit::record(
+        &state,
+        Some(&user_id),
+        AuditKind::Register,
+        Some(ip),
+        json!({}),
+    )
+    .await;
     let user = service::user_by_id(&state, &user_id)
         .await?
         .ok_or_else(|| ApiError::internal("user vanished after insert"))?;
-    Ok(created(issue(&state, &user, &session_id, refresh_token).await))
+    Ok(created(
+        issue(&state, &user, &session_id, refresh_token).await,
+    ))
 }
 
 /// Sign in with email and password.
@@ -152,7 +165,8 @@ async fn login(
     ClientIp(ip): ClientIp,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> ApiResult<ApiJson<AuthResponse>> {
-    let device_name = device(req.device_name.as_deref()).map_err(|e| ApiError::validation(vec![e]))?;
+    let device_name =
+        device(req.device_name.as_deref()).map_err(|e| ApiError::validation(vec![e]))?;
     let invalid = || ApiError::unauthorized("The email or password is wrong.");
     let invalid_credentials = || ApiError {
         code: "invalid_credentials",
@@ -182,11 +196,21 @@ async fn login(
     let user = service::user_by_email(&state, &email).await?;
     let ok = state
         .passwords
-        .verify(req.password, user.as_ref().and_then(|u| u.password_hash.clone()))
+        .verify(
+            req.password,
+            user.as_ref().and_then(|u| u.password_hash.clone()),
+        )
         .await?;
     let Some(mut user) = user.filter(|_| ok) else {
         let user_id = service::user_by_email(&state, &email).await?.map(|u| u.id);
-        audit::record(&state, user_id.as_deref(), AuditKind::SignInFailed, Some(ip), json!({})).await;
+        audit::record(
+            &state,
+            user_id.as_deref(),
+            AuditKind::SignInFailed,
+            Some(ip),
+            json!({}),
+        )
+        .await;
         return Err(invalid_credentials());
     };
     service::sync_role(&state, &mut user).await?;
@@ -195,8 +219,17 @@ async fn login(
     let (session_id, refresh_token) =
         service::create_session(&state, &mut tx, &user.id, device_name.as_deref(), now).await?;
     tx.commit().await?;
-    audit::record(&state, Some(&user.id), AuditKind::SignIn, Some(ip), json!({})).await;
-    Ok(ApiJson(issue(&state, &user, &session_id, refresh_token).await))
+    audit::record(
+        &state,
+        Some(&user.id),
+        AuditKind::SignIn,
+        Some(ip),
+        json!({}),
+    )
+    .await;
+    Ok(ApiJson(
+        issue(&state, &user, &session_id, refresh_token).await,
+    ))
 }
 
 /// Exchange a refresh token for new tokens (the old refresh token dies).
@@ -248,7 +281,9 @@ async fn refresh(
             let user = service::user_by_id(&state, &user_id)
                 .await?
                 .ok_or_else(invalid_refresh)?;
-            Ok(ApiJson(issue(&state, &user, &session_id, refresh_token).await))
+            Ok(ApiJson(
+                issue(&state, &user, &session_id, refresh_token).await,
+            ))
         }
     }
 }
@@ -273,7 +308,14 @@ async fn logout(
     user: AuthUser,
 ) -> ApiResult<StatusCode> {
     service::revoke_session(&state, &user.user_id, &user.session_id, "logout").await?;
-    audit::record(&state, Some(&user.user_id), AuditKind::Logout, Some(ip), json!({})).await;
+    audit::record(
+        &state,
+        Some(&user.user_id),
+        AuditKind::Logout,
+        Some(ip),
+        json!({}),
+    )
+    .await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -317,7 +359,14 @@ async fn revoke_session(
     if !service::revoke_session(&state, &user.user_id, &id, "user_revoked").await? {
         return Err(ApiError::not_found("session"));
     }
-    audit::record(&state, Some(&user.user_id), AuditKind::SessionRevoked, Some(ip), json!({ "session_id": id })).await;
+    audit::record(
+        &state,
+        Some(&user.user_id),
+        AuditKind::SessionRevoked,
+        Some(ip),
+        json!({ "session_id": id }),
+    )
+    .await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -361,7 +410,8 @@ async fn social_sign_in(
     provider: Provider,
     req: SocialSignInRequest,
 ) -> ApiResult<Response> {
-    let device_name = device(req.device_name.as_deref()).map_err(|e| ApiError::validation(vec![e]))?;
+    let device_name =
+        device(req.device_name.as_deref()).map_err(|e| ApiError::validation(vec![e]))?;
     let timezone = req.timezone.as_deref().unwrap_or("UTC");
     check_timezone(timezone).map_err(|e| ApiError::validation(vec![e]))?;
     limit(
@@ -376,11 +426,21 @@ async fn social_sign_in(
         Err(SocialError::NotConfigured) => {
             return Err(ApiError::bad_request(
                 "provider_not_configured",
-                format!("{} sign-in is not configured on this server.", provider.as_str()),
+                format!(
+                    "{} sign-in is not configured on this server.",
+                    provider.as_str()
+                ),
             ))
         }
         Err(SocialError::Invalid) => {
-            audit::record(&state, None, AuditKind::SignInFailed, Some(ip), json!({ "provider": provider.as_str() })).await;
+            audit::record(
+                &state,
+                None,
+                AuditKind::SignInFailed,
+                Some(ip),
+                json!({ "provider": provider.as_str() }),
+            )
+            .await;
             return Err(ApiError {
                 code: "invalid_id_token",
                 ..ApiError::unauthorized("The identity token could not be verified.")
@@ -406,10 +466,12 @@ async fn social_sign_in(
         None => {
             // Link to an existing account only through a verified email.
             let existing: Option<String> = match &verified_email {
-                Some(email) => sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
-                    .bind(email)
-                    .fetch_optional(&mut *tx)
-                    .await?,
+                Some(email) => {
+                    sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
+                        .bind(email)
+                        .fetch_optional(&mut *tx)
+                        .await?
+                }
                 None => None,
             };
             let (id, created_now) = match existing {
@@ -450,7 +512,14 @@ async fn social_sign_in(
     let (session_id, refresh_token) =
         service::create_session(&state, &mut tx, &user_id, device_name.as_deref(), now).await?;
     tx.commit().await?;
-    audit::record(&state, Some(&user_id), AuditKind::SocialSignIn, Some(ip), json!({ "provider": provider.as_str(), "created": created_now })).await;
+    audit::record(
+        &state,
+        Some(&user_id),
+        AuditKind::SocialSignIn,
+        Some(ip),
+        json!({ "provider": provider.as_str(), "created": created_now }),
+    )
+    .await;
     let user = service::user_by_id(&state, &user_id)
         .await?
         .ok_or_else(|| ApiError::internal("user vanished after social sign-in"))?;

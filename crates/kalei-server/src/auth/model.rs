@@ -11,7 +11,11 @@ use crate::error::{ApiError, FieldError};
 pub struct RegisterRequest {
     #[schema(example = "ada@example.com")]
     pub email: String,
-    #[schema(example = "correct horse battery staple", min_length = 8, max_length = 256)]
+    #[schema(
+        example = "correct horse battery staple",
+        min_length = 8,
+        max_length = 256
+    )]
     pub password: String,
     #[schema(example = "Ada")]
     pub display_name: Option<String>,
@@ -157,16 +161,20 @@ pub fn check_password(password: &str) -> Result<(), FieldError> {
 }
 
 pub fn check_timezone(tz: &str) -> Result<(), FieldError> {
-    tz.parse::<chrono_tz::Tz>().map(|_| ()).map_err(|_| FieldError {
-        field: "timezone".into(),
-        message: "must be an IANA time zone such as Europe/Berlin".into(),
-    })
+    tz.parse::<chrono_tz::Tz>()
+        .map(|_| ())
+        .map_err(|_| FieldError {
+            field: "timezone".into(),
+            message: "must be an IANA time zone such as Europe/Berlin".into(),
+        })
 }
 
 pub fn check_locale(locale: &str) -> Result<(), FieldError> {
     // BCP 47-ish: letters, digits and hyphens, 2–35 characters.
     let ok = (2..=35).contains(&locale.len())
-        && locale.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && locale
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
         && locale.as_bytes()[0].is_ascii_alphabetic();
     if ok {
         Ok(())
@@ -204,8 +212,20 @@ mod tests {
 
     #[test]
     fn emails_normalise() {
-        assert_eq!(normalise_email("  Ada@Example.COM ").unwrap(), "ada@example.com");
-        for bad in ["", "ada", "ada@", "@x.com", "a b@x.com", "ada@x", "a@@x.com", "a@x.com."] {
+        assert_eq!(
+            normalise_email("  Ada@Example.COM ").unwrap(),
+            "ada@example.com"
+        );
+        for bad in [
+            "",
+            "ada",
+            "ada@",
+            "@x.com",
+            "a b@x.com",
+            "ada@x",
+            "a@@x.com",
+            "a@x.com.",
+        ] {
             assert!(normalise_email(bad).is_err(), "{bad}");
         }
         assert!(normalise_email("o'brien+tag@example.co.uk").is_ok());

@@ -75,12 +75,18 @@ impl SocialVerifier {
             let text = match (&c.jwks, &c.jwks_file) {
                 (Some(inline), _) => inline.clone(),
                 (None, Some(path)) => std::fs::read_to_string(path).map_err(|e| {
-                    format!("invalid configuration: auth.{name}.jwks_file {}: {e}", path.display())
+                    format!(
+                        "invalid configuration: auth.{name}.jwks_file {}: {e}",
+                        path.display()
+                    )
                 })?,
-                (None, None) => return Err(format!("invalid configuration: auth.{name} needs jwks")),
+                (None, None) => {
+                    return Err(format!("invalid configuration: auth.{name} needs jwks"))
+                }
             };
-            let jwks: JwkSet = serde_json::from_str(&text)
-                .map_err(|e| format!("invalid configuration: auth.{name}.jwks is not a JWKS: {e}"))?;
+            let jwks: JwkSet = serde_json::from_str(&text).map_err(|e| {
+                format!("invalid configuration: auth.{name}.jwks is not a JWKS: {e}")
+            })?;
             Ok(Some(ProviderKeys {
                 issuer: c.issuer.clone(),
                 audiences: c.audiences.clone(),
@@ -93,7 +99,11 @@ impl SocialVerifier {
         })
     }
 
-    pub fn verify(&self, provider: Provider, id_token: &str) -> Result<IdentityClaims, SocialError> {
+    pub fn verify(
+        &self,
+        provider: Provider,
+        id_token: &str,
+    ) -> Result<IdentityClaims, SocialError> {
         let keys = match provider {
             Provider::Apple => self.apple.as_ref(),
             Provider::Google => self.google.as_ref(),

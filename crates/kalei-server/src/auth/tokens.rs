@@ -93,7 +93,10 @@ pub fn bearer_user(state: &AppState, headers: &HeaderMap) -> Option<String> {
 }
 
 pub fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
+    let value = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
@@ -174,7 +177,9 @@ mod tests {
     fn expired_forged_and_alg_none_tokens_fail() {
         let k = keys();
         let now = chrono::Utc::now().timestamp_millis();
-        assert!(k.verify(&k.issue("u1", "s1", "user", now - 3_600_000)).is_none());
+        assert!(k
+            .verify(&k.issue("u1", "s1", "user", now - 3_600_000))
+            .is_none());
         let other = TokenKeys::new(&[9u8; 64], "kalei", 900);
         assert!(k.verify(&other.issue("u1", "s1", "user", now)).is_none());
         let t = k.issue("u1", "s1", "user", now);
@@ -188,7 +193,9 @@ mod tests {
                 "iss":"kalei","aud":"kalei-api","iat":0,"exp": now / 1000 + 900}))
             .unwrap(),
         );
-        assert!(k.verify(&format!("{}.{}.{}", parts[0], forged, parts[2])).is_none());
+        assert!(k
+            .verify(&format!("{}.{}.{}", parts[0], forged, parts[2]))
+            .is_none());
     }
 
     #[test]

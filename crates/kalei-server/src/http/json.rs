@@ -139,7 +139,10 @@ mod tests {
         let e = ApiJson::<Body>::parse(br#"{"name":"a","role":"admin"}"#).unwrap_err();
         assert!(e.errors[0].message.contains("unknown field"));
         let deep = format!("{}{}", "[".repeat(100), "]".repeat(100));
-        assert_eq!(ApiJson::<Body>::parse(deep.as_bytes()).unwrap_err().code, "json_too_deep");
+        assert_eq!(
+            ApiJson::<Body>::parse(deep.as_bytes()).unwrap_err().code,
+            "json_too_deep"
+        );
         assert_eq!(nesting_depth(br#"{"a":"[[[[["}"#), 1);
     }
 }

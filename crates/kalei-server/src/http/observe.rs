@@ -71,7 +71,11 @@ pub async fn observe(mut req: Request, next: Next) -> Response {
     // own record in the response extensions, then to "unmatched" so unknown
     // paths cannot blow up metric cardinality.
     let route = route
-        .or_else(|| res.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()))
+        .or_else(|| {
+            res.extensions()
+                .get::<MatchedPath>()
+                .map(|p| p.as_str().to_string())
+        })
         .unwrap_or_else(|| "unmatched".to_string());
     let status = res.status().as_u16();
     let elapsed = started.elapsed();
@@ -134,6 +138,9 @@ mod tests {
         assert_eq!(valid_request_id(&HeaderValue::from_static("a b")), None);
         assert_eq!(valid_request_id(&HeaderValue::from_static("")), None);
         let long = "a".repeat(129);
-        assert_eq!(valid_request_id(&HeaderValue::from_str(&long).unwrap()), None);
+        assert_eq!(
+            valid_request_id(&HeaderValue::from_str(&long).unwrap()),
+            None
+        );
     }
 }

@@ -33,7 +33,10 @@ impl PageParams {
     pub fn validate(&self) -> Result<PageRequest, ApiError> {
         let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
         if !(1..=MAX_LIMIT).contains(&limit) {
-            return Err(ApiError::field("limit", format!("must be between 1 and {MAX_LIMIT}")));
+            return Err(ApiError::field(
+                "limit",
+                format!("must be between 1 and {MAX_LIMIT}"),
+            ));
         }
         let before_id = match &self.cursor {
             None => None,
@@ -89,19 +92,38 @@ mod tests {
         let id = uuid::Uuid::now_v7().to_string();
         assert_eq!(decode_cursor(&encode_cursor(&id)), Some(id));
         assert_eq!(decode_cursor("' OR 1=1 --"), None);
-        assert_eq!(decode_cursor(&URL_SAFE_NO_PAD.encode("v1:not-a-uuid")), None);
+        assert_eq!(
+            decode_cursor(&URL_SAFE_NO_PAD.encode("v1:not-a-uuid")),
+            None
+        );
     }
 
     #[test]
     fn limits_are_checked() {
-        assert!(PageParams { limit: Some(0), cursor: None }.validate().is_err());
-        assert!(PageParams { limit: Some(101), cursor: None }.validate().is_err());
-        assert_eq!(PageParams::default().validate().unwrap().limit, DEFAULT_LIMIT);
+        assert!(PageParams {
+            limit: Some(0),
+            cursor: None
+        }
+        .validate()
+        .is_err());
+        assert!(PageParams {
+            limit: Some(101),
+            cursor: None
+        }
+        .validate()
+        .is_err());
+        assert_eq!(
+            PageParams::default().validate().unwrap().limit,
+            DEFAULT_LIMIT
+        );
     }
 
     #[test]
     fn pages_signal_more() {
-        let req = PageRequest { limit: 2, before_id: None };
+        let req = PageRequest {
+            limit: 2,
+            before_id: None,
+        };
         let ids: Vec<String> = (0..3).map(|_| uuid::Uuid::now_v7().to_string()).collect();
         let page = Page::from_rows(ids.clone(), &req, |s| s.as_str());
         assert_eq!(page.items.len(), 2);

@@ -60,10 +60,7 @@ pub fn cors(origins: &[String]) -> Option<CorsLayer> {
                 HeaderName::from_static("idempotency-key"),
                 HeaderName::from_static("x-request-id"),
             ])
-            .expose_headers([
-                HeaderName::from_static("x-request-id"),
-                header::RETRY_AFTER,
-            ])
+            .expose_headers([HeaderName::from_static("x-request-id"), header::RETRY_AFTER])
             .max_age(std::time::Duration::from_secs(600)),
     )
 }

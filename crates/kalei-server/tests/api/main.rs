@@ -1,0 +1,9 @@
+//! HTTP API tests: the real server over real HTTP, a fresh database per test,
+//! on SQLite (always) and on Postgres + Redis (when configured).
+
+mod helpers;
+
+mod auth;
+mod conventions;
+mod ops;
+mod social;
