@@ -79,6 +79,20 @@ fn main() {
         bytes as f64 * passes as f64 / el / 1e6
     );
 
+    let start = Instant::now();
+    let mut passes = 0u32;
+    while start.elapsed() < budget / 2 || passes == 0 {
+        for t in &texts {
+            black_box(kalei_analysis::detect_fragments(black_box(t)));
+        }
+        passes += 1;
+    }
+    let el = start.elapsed().as_secs_f64();
+    println!(
+        "detect_fragments only: {:.1} MB/s per core",
+        bytes as f64 * passes as f64 / el / 1e6
+    );
+
     // ------------------------------------------------ latency of 2,000-char entries
     let mut entries: Vec<String> = Vec::new();
     let mut cur = String::new();
