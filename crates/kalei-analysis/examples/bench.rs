@@ -27,18 +27,26 @@ fn main() {
         .filter(|a| !a.starts_with("--"))
         .map(std::path::PathBuf::from)
         .unwrap_or_else(default_data_path);
-    let seconds: f64 = flag("--seconds").and_then(|s| s.parse().ok()).unwrap_or(3.0);
+    let seconds: f64 = flag("--seconds")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3.0);
     let texts: Vec<String> = load_rows(&path).into_iter().map(|r| r.text).collect();
     let bytes: usize = texts.iter().map(|t| t.len()).sum();
 
     let t0 = Instant::now();
     kalei_analysis::warm();
-    println!("warm-up (compile lexicon and patterns): {:.1} ms", t0.elapsed().as_secs_f64() * 1e3);
+    println!(
+        "warm-up (compile lexicon and patterns): {:.1} ms",
+        t0.elapsed().as_secs_f64() * 1e3
+    );
 
     if let Some(out) = flag("--polarity-out") {
         let mut s = String::with_capacity(texts.len() * 8);
         for t in &texts {
-            s.push_str(&format!("{}\n", kalei_analysis::analyze(t).sentiment.polarity));
+            s.push_str(&format!(
+                "{}\n",
+                kalei_analysis::analyze(t).sentiment.polarity
+            ));
         }
         std::fs::write(&out, s).expect("write polarity file");
     }

@@ -46,7 +46,11 @@ fn main() {
                     e.2 += 1;
                 }
             } else if verbose {
-                println!("MISS [{cat}] {:?} -> {:?}", text.chars().take(160).collect::<String>(), c);
+                println!(
+                    "MISS [{cat}] {:?} -> {:?}",
+                    text.chars().take(160).collect::<String>(),
+                    c
+                );
             }
         } else {
             let e = neg.entry(group).or_default();
@@ -56,7 +60,11 @@ fn main() {
                 e.1 += 1;
                 n_fp += 1;
                 if verbose {
-                    println!("FALSE ALARM {:?} -> {:?}", text.chars().take(160).collect::<String>(), c);
+                    println!(
+                        "FALSE ALARM {:?} -> {:?}",
+                        text.chars().take(160).collect::<String>(),
+                        c
+                    );
                 }
             } else if c.level == kalei_analysis::CrisisLevel::Concern {
                 n_concern += 1;
@@ -75,7 +83,10 @@ fn main() {
     }
     println!("== recall by category");
     for (g, (t, ok)) in &by_cat {
-        println!("  {g:<16} {ok:>3}/{t:<3} recall {:.3}", *ok as f64 / *t as f64);
+        println!(
+            "  {g:<16} {ok:>3}/{t:<3} recall {:.3}",
+            *ok as f64 / *t as f64
+        );
     }
     println!(
         "overall recall: {:.3} ({p_ok}/{p_tot})",

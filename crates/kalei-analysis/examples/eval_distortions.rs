@@ -26,7 +26,11 @@ impl Conf {
         let f1 = 2.0 * p * r / (p + r).max(1e-9);
         let spec = tn / (tn + fp).max(1.0);
         let den = ((tp + fp) * (tp + fn_) * (tn + fp) * (tn + fn_)).sqrt();
-        let mcc = if den > 0.0 { (tp * tn - fp * fn_) / den } else { 0.0 };
+        let mcc = if den > 0.0 {
+            (tp * tn - fp * fn_) / den
+        } else {
+            0.0
+        };
         let acc = (tp + tn) / (tp + tn + fp + fn_);
         println!(
             "{label:<14} precision {p:.3}  recall {r:.3}  F1 {f1:.3}  specificity {spec:.3}  MCC {mcc:.3}  accuracy {acc:.3}  (tp {tp} fp {fp} tn {tn} fn {fn_})"
@@ -58,7 +62,12 @@ fn main() {
     println!("data: {} ({} rows)", path.display(), rows.len());
 
     // ---------------------------------------------------------- binary
-    let mut c = Conf { tp: 0.0, fp: 0.0, tn: 0.0, fn_: 0.0 };
+    let mut c = Conf {
+        tp: 0.0,
+        fp: 0.0,
+        tn: 0.0,
+        fn_: 0.0,
+    };
     let mut preds: Vec<Vec<Fragment>> = Vec::with_capacity(rows.len());
     let mut shown_fp = 0;
     let mut shown_fn = 0;
@@ -90,9 +99,18 @@ fn main() {
     }
     println!("\n== distorted vs not (a text is flagged when at least one fragment is reported)");
     c.print("engine");
-    let n_pos = rows.iter().filter(|r| !map_label(&r.dominant).is_empty()).count() as f64;
+    let n_pos = rows
+        .iter()
+        .filter(|r| !map_label(&r.dominant).is_empty())
+        .count() as f64;
     let n_neg = rows.len() as f64 - n_pos;
-    Conf { tp: n_pos, fp: n_neg, tn: 0.0, fn_: 0.0 }.print("flag-all");
+    Conf {
+        tp: n_pos,
+        fp: n_neg,
+        tn: 0.0,
+        fn_: 0.0,
+    }
+    .print("flag-all");
 
     if sweep {
         println!("\n== threshold sweep (max fragment confidence)");
@@ -106,7 +124,12 @@ fn main() {
             })
             .collect();
         for th in [0.3f32, 0.4, 0.45, 0.5, 0.52, 0.55, 0.58, 0.6, 0.65, 0.7] {
-            let mut c = Conf { tp: 0.0, fp: 0.0, tn: 0.0, fn_: 0.0 };
+            let mut c = Conf {
+                tp: 0.0,
+                fp: 0.0,
+                tn: 0.0,
+                fn_: 0.0,
+            };
             for (r, s) in rows.iter().zip(&scores) {
                 let gold = !map_label(&r.dominant).is_empty();
                 match (gold, *s >= th) {
@@ -127,9 +150,13 @@ fn main() {
     let mut secondary_hits = 0u32;
     for (r, fr) in rows.iter().zip(&preds) {
         let g = map_label(&r.dominant);
-        let Some(gi) = TEN.iter().position(|t| *t == g) else { continue };
+        let Some(gi) = TEN.iter().position(|t| *t == g) else {
+            continue;
+        };
         let p = top_type(fr);
-        let pi = p.and_then(|p| TEN.iter().position(|t| *t == p)).unwrap_or(10);
+        let pi = p
+            .and_then(|p| TEN.iter().position(|t| *t == p))
+            .unwrap_or(10);
         confusion[gi][pi] += 1;
         if p.is_some() {
             flagged += 1;
@@ -152,7 +179,11 @@ fn main() {
         let pred: f64 = (0..10).map(|g| confusion[g][i] as f64).sum();
         let p = if pred > 0.0 { tp / pred } else { 0.0 };
         let rc = if gold > 0.0 { tp / gold } else { 0.0 };
-        let f1 = if p + rc > 0.0 { 2.0 * p * rc / (p + rc) } else { 0.0 };
+        let f1 = if p + rc > 0.0 {
+            2.0 * p * rc / (p + rc)
+        } else {
+            0.0
+        };
         f1s.push(f1);
         println!("  {t:<22} gold {gold:>4}  predicted {pred:>4}  P {p:.2}  R {rc:.2}  F1 {f1:.2}");
     }
@@ -165,7 +196,10 @@ fn main() {
         "accuracy on all distorted rows (unflagged = wrong): {:.3} ({correct_all}/{total_gold})",
         correct_all as f64 / total_gold.max(1) as f64
     );
-    println!("macro-F1 over the 10 types: {:.3}", f1s.iter().sum::<f64>() / 10.0);
+    println!(
+        "macro-F1 over the 10 types: {:.3}",
+        f1s.iter().sum::<f64>() / 10.0
+    );
 
     // ---------------------------------------------------------- spans
     let mut n = 0u32;
@@ -181,7 +215,9 @@ fn main() {
         if part.is_empty() {
             continue;
         }
-        let Some(bpos) = r.text.find(part) else { continue };
+        let Some(bpos) = r.text.find(part) else {
+            continue;
+        };
         let gs = r.text[..bpos].chars().count();
         let ge = gs + part.chars().count();
         n += 1;

@@ -76,7 +76,8 @@ pub(crate) fn analyze(doc: &Doc) -> (Sentiment, Emotions) {
             {
                 continue;
             }
-            if w == "like" || w == "can" || w == "no" || w == "well" || w == "pretty" || w == "miss" {
+            if w == "like" || w == "can" || w == "no" || w == "well" || w == "pretty" || w == "miss"
+            {
                 // too ambiguous ("I feel like", "well, ...", "Miss Smith")
                 if w != "pretty" || !(i + 1 < s.t1 && toks[i + 1].is_word) {
                     continue;
@@ -178,7 +179,11 @@ pub(crate) fn analyze(doc: &Doc) -> (Sentiment, Emotions) {
             }
         }
         let ep = (excl.min(4) as f32) * 0.292;
-        let qp = if quest > 1 { (quest.min(3) as f32) * 0.18 } else { 0.0 };
+        let qp = if quest > 1 {
+            (quest.min(3) as f32) * 0.18
+        } else {
+            0.0
+        };
         if sum > 0.0 {
             sum += ep + qp;
         } else if sum < 0.0 {

@@ -50,7 +50,16 @@ const NOHIST: u8 = 16;
 /// A joking marker ("lol", "jk"): softens hyperbolic threats in its sentence.
 const JOKE: u8 = 32;
 
-type Src = (Kind, Option<C>, L, f32, u8, &'static str, &'static str, &'static str);
+type Src = (
+    Kind,
+    Option<C>,
+    L,
+    f32,
+    u8,
+    &'static str,
+    &'static str,
+    &'static str,
+);
 
 const SELF_VERBS: &str = "kill|killing|killed|kms|k1ll|unalive|unaliving|unalived|off|offing|hang|hanging|hanged|drown|drowning|shoot|shooting|poison|poisoning|suffocate|suffocating|electrocute|gas";
 
@@ -187,12 +196,22 @@ static COMPILED: LazyLock<Compiled> = LazyLock::new(|| {
     Compiled {
         rules,
         anchors,
-        hist: compile(r"\b(?:years ago|months ago|a year ago|a long time ago|long ago|ages ago|decades ago|\d+ (?:years|months) ago|(?:two|three|four|five|six|ten|many|several|few) (?:years|months) ago|when i was (?:younger|a teen|a teenager|a kid|a child|little|in (?:high school|middle school|college|school|university)|\d+|small)|in the past|used to|back then|back in|as a (?:teen|teenager|kid|child)|in (?:19|20)\d\d|at (?:age )?\d+|last year|in my (?:teens|twenties|childhood)|growing up|as a little|in (?:high school|college|university|middle school|my teens|my twenties))\b"),
-        recovery: compile(r"\b(?:doing (?:much |a lot |so much |way )?better|(?:a )?(?:much )?better place|recovered|in recovery|recovering|clean for|(?:been )?clean since|sober (?:for|since)|grateful (?:i|to be)|glad i (?:got help|survived|am alive|stayed)|proud of|those days are (?:behind|over)|no longer (?:feel|suicidal|cut|self harm)|therapy (?:helped|saved))\b"),
-        media: compile(r"\b(?:news|article|story|documentary|podcast|movie|film|show|book|novel|series|episode|chapter|game|video|lecture|class about|read about|learned about|song|lyrics|character|fiction|play)\b"),
+        hist: compile(
+            r"\b(?:years ago|months ago|a year ago|a long time ago|long ago|ages ago|decades ago|\d+ (?:years|months) ago|(?:two|three|four|five|six|ten|many|several|few) (?:years|months) ago|when i was (?:younger|a teen|a teenager|a kid|a child|little|in (?:high school|middle school|college|school|university)|\d+|small)|in the past|used to|back then|back in|as a (?:teen|teenager|kid|child)|in (?:19|20)\d\d|at (?:age )?\d+|last year|in my (?:teens|twenties|childhood)|growing up|as a little|in (?:high school|college|university|middle school|my teens|my twenties))\b",
+        ),
+        recovery: compile(
+            r"\b(?:doing (?:much |a lot |so much |way )?better|(?:a )?(?:much )?better place|recovered|in recovery|recovering|clean for|(?:been )?clean since|sober (?:for|since)|grateful (?:i|to be)|glad i (?:got help|survived|am alive|stayed)|proud of|those days are (?:behind|over)|no longer (?:feel|suicidal|cut|self harm)|therapy (?:helped|saved))\b",
+        ),
+        media: compile(
+            r"\b(?:news|article|story|documentary|podcast|movie|film|show|book|novel|series|episode|chapter|game|video|lecture|class about|read about|learned about|song|lyrics|character|fiction|play)\b",
+        ),
         asked: compile(r"\b(?:asked|asks|asking|ask) (?:me )?(?:if|whether)\b"),
-        present: compile(r"\b(?:again|still|lately|recently|these days|tonight|right now|anymore|any more|currently|this week|today|now i (?:want|am thinking|feel like|can not)|coming back|returned|starting to)\b"),
-        third: compile(r"\b(?:he|she|they|him|her|them|his|their|himself|herself|themselves|friend|friends|sister|brother|mom|mum|mother|dad|father|son|daughter|cousin|aunt|uncle|husband|wife|boyfriend|girlfriend|partner|classmate|coworker|colleague|neighbor|neighbour|character|someone|somebody|people|patient|client|student|kid|child|man|woman|guy|girl|celebrity|singer|actor)\b"),
+        present: compile(
+            r"\b(?:again|still|lately|recently|these days|tonight|right now|anymore|any more|currently|this week|today|now i (?:want|am thinking|feel like|can not)|coming back|returned|starting to)\b",
+        ),
+        third: compile(
+            r"\b(?:he|she|they|him|her|them|his|their|himself|herself|themselves|friend|friends|sister|brother|mom|mum|mother|dad|father|son|daughter|cousin|aunt|uncle|husband|wife|boyfriend|girlfriend|partner|classmate|coworker|colleague|neighbor|neighbour|character|someone|somebody|people|patient|client|student|kid|child|man|woman|guy|girl|celebrity|singer|actor)\b",
+        ),
     }
 });
 
@@ -210,8 +229,25 @@ struct Hit {
 
 const NEGATORS: &[&str] = &["not", "never", "no", "nor", "without", "nothing", "none"];
 const RESETS: &[&str] = &[
-    "stop", "stopped", "help", "but", "because", "that", "and", "if", "when", "or", "except", "until", "so", "quit",
-    "afraid", "scared", "worried", "terrified", "why",
+    "stop",
+    "stopped",
+    "help",
+    "but",
+    "because",
+    "that",
+    "and",
+    "if",
+    "when",
+    "or",
+    "except",
+    "until",
+    "so",
+    "quit",
+    "afraid",
+    "scared",
+    "worried",
+    "terrified",
+    "why",
 ];
 
 /// Negated when a negator precedes the match within 4 words of the same
@@ -258,7 +294,12 @@ fn third_person(doc: &Doc, s0: usize, t0: usize) -> bool {
             return false;
         }
         // "my friend" → third person; "my life" → keep looking
-        if c.third.is_match(w) && !matches!(w, "people" | "someone" | "somebody" | "them" | "him" | "her") {
+        if c.third.is_match(w)
+            && !matches!(
+                w,
+                "people" | "someone" | "somebody" | "them" | "him" | "her"
+            )
+        {
             return true;
         }
     }
@@ -281,7 +322,10 @@ fn is_historical(doc: &Doc, sent: usize, hit_t0: usize) -> bool {
                 continue;
             }
             k += 1;
-            if matches!(doc.word(j), "was" | "were" | "had" | "used" | "tried" | "attempted") {
+            if matches!(
+                doc.word(j),
+                "was" | "were" | "had" | "used" | "tried" | "attempted"
+            ) {
                 found = true;
                 break;
             }
@@ -355,7 +399,12 @@ pub(crate) fn detect(doc: &Doc) -> Crisis {
                         }
                     }
                     let (t0, t1) = doc.tokens_of(a + m.start(), a + m.start() + ms.len());
-                    hits.push(Hit { rule: r, sent: si, t0, t1 });
+                    hits.push(Hit {
+                        rule: r,
+                        sent: si,
+                        t0,
+                        t1,
+                    });
                 }
             }
         }
@@ -369,7 +418,10 @@ pub(crate) fn detect(doc: &Doc) -> Crisis {
     }
 
     // idiom spans and joking markers
-    let idioms: Vec<&Hit> = hits.iter().filter(|h| c.rules[h.rule].kind == Kind::Idiom).collect();
+    let idioms: Vec<&Hit> = hits
+        .iter()
+        .filter(|h| c.rules[h.rule].kind == Kind::Idiom)
+        .collect();
     let mut guarded = 0u32;
     struct Risk {
         cat: Option<C>,
@@ -461,7 +513,10 @@ pub(crate) fn detect(doc: &Doc) -> Crisis {
     let mut n_high = 0;
     for r in &risks {
         let mut lv = r.level;
-        let self_risk = matches!(r.cat, Some(C::Suicide) | Some(C::SelfHarm) | Some(C::Overdose));
+        let self_risk = matches!(
+            r.cat,
+            Some(C::Suicide) | Some(C::SelfHarm) | Some(C::Overdose)
+        );
         if self_risk && lv == L::High {
             let near = signals.iter().any(|(k, s)| {
                 let d = (*s as isize - r.sent as isize).abs();

@@ -409,7 +409,12 @@ fn build_fragments(doc: &Doc, mut cands: Vec<Cand>, min: f32) -> Vec<Fragment> {
         .iter()
         .map(|sp| 1.0 - (1.0 - sp.best_conf) * sp.miss)
         .collect();
-    let support = base.iter().filter(|&&c| c >= 0.5).count().saturating_sub(1).min(4) as i32;
+    let support = base
+        .iter()
+        .filter(|&&c| c >= 0.5)
+        .count()
+        .saturating_sub(1)
+        .min(4) as i32;
     let mut frags: Vec<(f32, Span)> = spans
         .into_iter()
         .zip(base)
@@ -459,7 +464,10 @@ fn span_for(doc: &Doc, sent: usize, m0: usize, m1: usize) -> (usize, usize) {
     if toks[t1 - 1].ce - toks[t0].cs > MAX_SPAN_CHARS {
         // clip to clause boundaries around the match
         let mut a = m0;
-        while a > t0 && !is_clause_break(doc, a - 1) && toks[m1 - 1].ce - toks[a - 1].cs <= MAX_SPAN_CHARS {
+        while a > t0
+            && !is_clause_break(doc, a - 1)
+            && toks[m1 - 1].ce - toks[a - 1].cs <= MAX_SPAN_CHARS
+        {
             a -= 1;
         }
         let mut b = m1;

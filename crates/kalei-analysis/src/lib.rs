@@ -211,7 +211,9 @@ pub struct Fragment {
 }
 
 /// Crisis level. Ordered: `None < Concern < High < Imminent`.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum CrisisLevel {
     #[default]

@@ -117,19 +117,84 @@ fn feeling_word(e: &Emotions) -> &'static str {
 fn styles_for(d: Option<D>) -> [ReframeStyle; 4] {
     use ReframeStyle::*;
     match d {
-        Some(D::AllOrNothing) => [BalancedAlternative, EvidenceCheck, CompassionateFriend, Flexibility],
-        Some(D::Overgeneralization) => [EvidenceCheck, BalancedAlternative, CompassionateFriend, Perspective],
-        Some(D::MentalFilter) => [BalancedAlternative, Perspective, CompassionateFriend, EvidenceCheck],
-        Some(D::DisqualifyingPositive) => [EvidenceCheck, CompassionateFriend, BalancedAlternative, Curiosity],
-        Some(D::MindReading) => [EvidenceCheck, Curiosity, CompassionateFriend, BalancedAlternative],
-        Some(D::FortuneTelling) => [Decatastrophising, EvidenceCheck, CompassionateFriend, Perspective],
-        Some(D::Magnification) => [Decatastrophising, Perspective, CompassionateFriend, EvidenceCheck],
-        Some(D::EmotionalReasoning) => [EvidenceCheck, CompassionateFriend, Curiosity, BalancedAlternative],
-        Some(D::ShouldStatements) => [Flexibility, CompassionateFriend, BalancedAlternative, EvidenceCheck],
-        Some(D::Labeling) => [BalancedAlternative, CompassionateFriend, EvidenceCheck, Perspective],
-        Some(D::Personalization) => [Responsibility, CompassionateFriend, EvidenceCheck, BalancedAlternative],
-        Some(D::Blaming) => [Responsibility, Curiosity, BalancedAlternative, CompassionateFriend],
-        None => [EvidenceCheck, CompassionateFriend, BalancedAlternative, Perspective],
+        Some(D::AllOrNothing) => [
+            BalancedAlternative,
+            EvidenceCheck,
+            CompassionateFriend,
+            Flexibility,
+        ],
+        Some(D::Overgeneralization) => [
+            EvidenceCheck,
+            BalancedAlternative,
+            CompassionateFriend,
+            Perspective,
+        ],
+        Some(D::MentalFilter) => [
+            BalancedAlternative,
+            Perspective,
+            CompassionateFriend,
+            EvidenceCheck,
+        ],
+        Some(D::DisqualifyingPositive) => [
+            EvidenceCheck,
+            CompassionateFriend,
+            BalancedAlternative,
+            Curiosity,
+        ],
+        Some(D::MindReading) => [
+            EvidenceCheck,
+            Curiosity,
+            CompassionateFriend,
+            BalancedAlternative,
+        ],
+        Some(D::FortuneTelling) => [
+            Decatastrophising,
+            EvidenceCheck,
+            CompassionateFriend,
+            Perspective,
+        ],
+        Some(D::Magnification) => [
+            Decatastrophising,
+            Perspective,
+            CompassionateFriend,
+            EvidenceCheck,
+        ],
+        Some(D::EmotionalReasoning) => [
+            EvidenceCheck,
+            CompassionateFriend,
+            Curiosity,
+            BalancedAlternative,
+        ],
+        Some(D::ShouldStatements) => [
+            Flexibility,
+            CompassionateFriend,
+            BalancedAlternative,
+            EvidenceCheck,
+        ],
+        Some(D::Labeling) => [
+            BalancedAlternative,
+            CompassionateFriend,
+            EvidenceCheck,
+            Perspective,
+        ],
+        Some(D::Personalization) => [
+            Responsibility,
+            CompassionateFriend,
+            EvidenceCheck,
+            BalancedAlternative,
+        ],
+        Some(D::Blaming) => [
+            Responsibility,
+            Curiosity,
+            BalancedAlternative,
+            CompassionateFriend,
+        ],
+        None => [
+            EvidenceCheck,
+            CompassionateFriend,
+            BalancedAlternative,
+            Perspective,
+        ],
     }
 }
 
@@ -270,7 +335,8 @@ fn generic(s: ReframeStyle) -> &'static [&'static str] {
 pub fn reframes(distortion: Option<D>, emotions: &Emotions, seed: u64) -> [Reframe; 3] {
     let styles = styles_for(distortion);
     // keep the two most suitable styles, pick the third from the rest
-    let third = if mix(seed, 7) % 2 == 0 { styles[2] } else { styles[3] };
+    let coin = mix(seed, 7) % 2;
+    let third = if coin == 0 { styles[2] } else { styles[3] };
     let chosen = [styles[0], styles[1], third];
     let feel = feeling_word(emotions);
     let mut out: Vec<Reframe> = Vec::with_capacity(3);
@@ -342,28 +408,45 @@ pub fn micro_action(distortion: Option<D>, emotions: &Emotions, seed: u64) -> Mi
         ],
         None => &[],
     };
-    let by_emotion: &[(&str, u32)] = if emotions.fear >= 0.3 || emotions.arousal >= 0.65 {
-        &[
+    let by_emotion: &[(&str, u32)] =
+        if emotions.fear >= 0.3 || emotions.arousal >= 0.65 {
+            &[
             ("Try box breathing: in for 4, hold for 4, out for 4, hold for 4, for two minutes.", 2),
             ("Name 5 things you can see, 4 you can hear and 3 you can touch.", 3),
         ]
-    } else if emotions.sadness >= 0.3 || emotions.valence <= -0.3 {
-        &[
-            ("Step outside or to a window for five minutes of daylight and fresh air.", 5),
-            ("Send a short message to someone you trust, even just to say hello.", 3),
-        ]
-    } else if emotions.anger >= 0.3 {
-        &[
-            ("Splash cold water on your face or hold something cold for a minute.", 2),
-            ("Go for a brisk ten-minute walk before deciding anything.", 10),
-        ]
-    } else {
-        &[
-            ("Write one sentence about something you're looking forward to.", 2),
-            ("Stretch your shoulders and neck slowly for two minutes.", 2),
-        ]
-    };
-    let use_type = !by_type.is_empty() && mix(seed, 31) % 3 != 0;
+        } else if emotions.sadness >= 0.3 || emotions.valence <= -0.3 {
+            &[
+                (
+                    "Step outside or to a window for five minutes of daylight and fresh air.",
+                    5,
+                ),
+                (
+                    "Send a short message to someone you trust, even just to say hello.",
+                    3,
+                ),
+            ]
+        } else if emotions.anger >= 0.3 {
+            &[
+                (
+                    "Splash cold water on your face or hold something cold for a minute.",
+                    2,
+                ),
+                (
+                    "Go for a brisk ten-minute walk before deciding anything.",
+                    10,
+                ),
+            ]
+        } else {
+            &[
+                (
+                    "Write one sentence about something you're looking forward to.",
+                    2,
+                ),
+                ("Stretch your shoulders and neck slowly for two minutes.", 2),
+            ]
+        };
+    let r = mix(seed, 31) % 3;
+    let use_type = !by_type.is_empty() && r != 0;
     let list = if use_type { by_type } else { by_emotion };
     let (t, m) = list[(mix(seed, 37) % list.len() as u64) as usize];
     MicroAction {
@@ -412,7 +495,8 @@ pub fn affirmation(emotions: Option<&Emotions>, seed: u64) -> String {
         _ => GENERAL,
     };
     // mostly the tuned list, sometimes a general one for variety
-    let list = if list.len() < GENERAL.len() && mix(seed, 53) % 3 == 0 {
+    let r = mix(seed, 53) % 3;
+    let list = if list.len() < GENERAL.len() && r == 0 {
         GENERAL
     } else {
         list
@@ -530,7 +614,10 @@ fn insight(p: &PeriodSummary, seed: u64, period: &str) -> String {
         p.turns,
         if p.turns == 1 { "" } else { "s" }
     ));
-    s.push_str(&format!(" Overall your writing felt {}", tone(&p.mean_emotions)));
+    s.push_str(&format!(
+        " Overall your writing felt {}",
+        tone(&p.mean_emotions)
+    ));
     match change_phrase(&p.mean_emotions, p.previous_mean.as_ref()) {
         Some(c) => s.push_str(&format!(", {c}.")),
         None => s.push('.'),

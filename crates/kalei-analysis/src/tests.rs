@@ -23,26 +23,50 @@ fn assert_type(text: &str, t: DistortionType) {
 
 #[test]
 fn all_or_nothing() {
-    assert_type("If it isn't perfect, I'm a complete failure.", DistortionType::AllOrNothing);
-    assert_type("My whole life is completely ruined now.", DistortionType::AllOrNothing);
+    assert_type(
+        "If it isn't perfect, I'm a complete failure.",
+        DistortionType::AllOrNothing,
+    );
+    assert_type(
+        "My whole life is completely ruined now.",
+        DistortionType::AllOrNothing,
+    );
 }
 
 #[test]
 fn overgeneralization() {
-    assert_type("I always mess everything up.", DistortionType::Overgeneralization);
-    assert_type("Nobody ever listens to me.", DistortionType::Overgeneralization);
+    assert_type(
+        "I always mess everything up.",
+        DistortionType::Overgeneralization,
+    );
+    assert_type(
+        "Nobody ever listens to me.",
+        DistortionType::Overgeneralization,
+    );
 }
 
 #[test]
 fn mental_filter() {
-    assert_type("All I can think about is the one mistake I made in the meeting.", DistortionType::MentalFilter);
-    assert_type("That one comment ruined the whole evening for me.", DistortionType::MentalFilter);
+    assert_type(
+        "All I can think about is the one mistake I made in the meeting.",
+        DistortionType::MentalFilter,
+    );
+    assert_type(
+        "That one comment ruined the whole evening for me.",
+        DistortionType::MentalFilter,
+    );
 }
 
 #[test]
 fn disqualifying_positive() {
-    assert_type("They were just being nice when they praised my work.", DistortionType::DisqualifyingPositive);
-    assert_type("I passed, but it was just luck.", DistortionType::DisqualifyingPositive);
+    assert_type(
+        "They were just being nice when they praised my work.",
+        DistortionType::DisqualifyingPositive,
+    );
+    assert_type(
+        "I passed, but it was just luck.",
+        DistortionType::DisqualifyingPositive,
+    );
 }
 
 #[test]
@@ -59,20 +83,38 @@ fn fortune_telling() {
 
 #[test]
 fn magnification() {
-    assert_type("This is the worst thing that could ever happen.", DistortionType::Magnification);
-    assert_type("I can't handle this, it's a total disaster.", DistortionType::Magnification);
+    assert_type(
+        "This is the worst thing that could ever happen.",
+        DistortionType::Magnification,
+    );
+    assert_type(
+        "I can't handle this, it's a total disaster.",
+        DistortionType::Magnification,
+    );
 }
 
 #[test]
 fn emotional_reasoning() {
-    assert_type("I feel like a failure, so I must be one.", DistortionType::EmotionalReasoning);
-    assert_type("I feel stupid, which means I am.", DistortionType::EmotionalReasoning);
+    assert_type(
+        "I feel like a failure, so I must be one.",
+        DistortionType::EmotionalReasoning,
+    );
+    assert_type(
+        "I feel stupid, which means I am.",
+        DistortionType::EmotionalReasoning,
+    );
 }
 
 #[test]
 fn should_statements() {
-    assert_type("I should have known better.", DistortionType::ShouldStatements);
-    assert_type("I shouldn't feel this way.", DistortionType::ShouldStatements);
+    assert_type(
+        "I should have known better.",
+        DistortionType::ShouldStatements,
+    );
+    assert_type(
+        "I shouldn't feel this way.",
+        DistortionType::ShouldStatements,
+    );
 }
 
 #[test]
@@ -83,14 +125,26 @@ fn labeling() {
 
 #[test]
 fn personalization() {
-    assert_type("It's all my fault that they divorced.", DistortionType::Personalization);
-    assert_type("My team lost because of me.", DistortionType::Personalization);
+    assert_type(
+        "It's all my fault that they divorced.",
+        DistortionType::Personalization,
+    );
+    assert_type(
+        "My team lost because of me.",
+        DistortionType::Personalization,
+    );
 }
 
 #[test]
 fn blaming() {
-    assert_type("It's all his fault that my life is like this.", DistortionType::Blaming);
-    assert_type("She makes me feel worthless every single day.", DistortionType::Blaming);
+    assert_type(
+        "It's all his fault that my life is like this.",
+        DistortionType::Blaming,
+    );
+    assert_type(
+        "She makes me feel worthless every single day.",
+        DistortionType::Blaming,
+    );
 }
 
 #[test]
@@ -101,7 +155,11 @@ fn neutral_text_has_no_fragments() {
         "I made pasta for dinner and watched a film.",
         "",
     ] {
-        assert!(types_of(t).is_empty(), "{t:?} -> {:?}", analyze(t).fragments);
+        assert!(
+            types_of(t).is_empty(),
+            "{t:?} -> {:?}",
+            analyze(t).fragments
+        );
     }
 }
 
@@ -134,9 +192,18 @@ fn sentiment_rules() {
     let p = |t: &str| analyze(t).sentiment.polarity;
     assert!(p("I am happy today.") > 0.3);
     assert!(p("I am not happy today.") < 0.0, "negation");
-    assert!(p("I am very happy today.") > p("I am happy today."), "intensifier");
-    assert!(p("I am slightly happy today.") < p("I am happy today."), "dampener");
-    assert!(p("I am HAPPY today!!!") > p("I am happy today."), "caps and exclamation");
+    assert!(
+        p("I am very happy today.") > p("I am happy today."),
+        "intensifier"
+    );
+    assert!(
+        p("I am slightly happy today.") < p("I am happy today."),
+        "dampener"
+    );
+    assert!(
+        p("I am HAPPY today!!!") > p("I am happy today."),
+        "caps and exclamation"
+    );
     assert!(p("The day was fine, but I feel awful.") < 0.0, "contrast");
     assert!(p("I feel awful, but the day was great.") > p("The day was great, but I feel awful."));
     assert_eq!(p("The bus leaves at nine."), 0.0);
@@ -154,7 +221,10 @@ fn emotions_vector() {
     let e = analyze("I feel so happy and grateful today!").emotions;
     assert!(e.joy > 0.4 && e.valence > 0.3, "{e:?}");
     let e = analyze("I am not happy.").emotions;
-    assert!(e.joy < 0.1 && e.sadness > 0.0, "negated joy leans to sadness: {e:?}");
+    assert!(
+        e.joy < 0.1 && e.sadness > 0.0,
+        "negated joy leans to sadness: {e:?}"
+    );
     let e = analyze("I'm exhausted and empty.").emotions;
     assert!(e.sadness > 0.2 && e.arousal < 0.4, "{e:?}");
     for t in ["", "x", "I am here"] {
@@ -188,7 +258,10 @@ fn distortion_type_names() {
         assert!(!d.explanation().is_empty());
     }
     assert!("nope".parse::<DistortionType>().is_err());
-    assert_eq!("All-or-nothing".parse::<DistortionType>().unwrap(), DistortionType::AllOrNothing);
+    assert_eq!(
+        "All-or-nothing".parse::<DistortionType>().unwrap(),
+        DistortionType::AllOrNothing
+    );
 }
 
 #[test]
@@ -196,9 +269,19 @@ fn crisis_level_order_and_bypass() {
     assert!(CrisisLevel::None < CrisisLevel::Concern);
     assert!(CrisisLevel::Concern < CrisisLevel::High);
     assert!(CrisisLevel::High < CrisisLevel::Imminent);
-    assert!(!CrisisLevel::Concern.bypasses() && CrisisLevel::High.bypasses() && CrisisLevel::Imminent.bypasses());
-    assert_eq!(serde_json::to_value(CrisisCategory::HarmToOthers).unwrap(), "harm_to_others");
-    assert_eq!(serde_json::to_value(CrisisLevel::Imminent).unwrap(), "imminent");
+    assert!(
+        !CrisisLevel::Concern.bypasses()
+            && CrisisLevel::High.bypasses()
+            && CrisisLevel::Imminent.bypasses()
+    );
+    assert_eq!(
+        serde_json::to_value(CrisisCategory::HarmToOthers).unwrap(),
+        "harm_to_others"
+    );
+    assert_eq!(
+        serde_json::to_value(CrisisLevel::Imminent).unwrap(),
+        "imminent"
+    );
 }
 
 #[test]
@@ -208,7 +291,13 @@ fn long_input_is_fast_enough_and_safe() {
     let a = analyze(&t);
     assert!(!a.fragments.is_empty());
     // pathological inputs
-    for t in ["!!!!!!!!", "\u{0}\u{1}", "'''---", "İSTANBUL ǅ ß ﬃ", "a\u{301}\u{301}\u{301}"] {
+    for t in [
+        "!!!!!!!!",
+        "\u{0}\u{1}",
+        "'''---",
+        "İSTANBUL ǅ ß ﬃ",
+        "a\u{301}\u{301}\u{301}",
+    ] {
         let _ = analyze(t);
     }
 }

@@ -132,8 +132,7 @@ impl<'a> Doc<'a> {
                 has_lower |= c.is_lowercase();
                 word.clear();
                 push_lower(&mut word, c);
-                loop {
-                    let Some(&(nb, nc)) = it.peek() else { break };
+                while let Some(&(nb, nc)) = it.peek() {
                     if nc.is_alphanumeric() {
                         it.next();
                         caps &= !nc.is_alphabetic() || nc.is_uppercase();
@@ -181,14 +180,46 @@ impl<'a> Doc<'a> {
                                 _ => "would",
                             };
                             let stem = stem.to_string();
-                            push_tok(&mut norm, &mut tokens, &stem, (ws, we, wbs, wbe), true, caps, newline);
-                            push_tok(&mut norm, &mut tokens, tail, (ws, we, wbs, wbe), true, caps, newline);
+                            push_tok(
+                                &mut norm,
+                                &mut tokens,
+                                &stem,
+                                (ws, we, wbs, wbe),
+                                true,
+                                caps,
+                                newline,
+                            );
+                            push_tok(
+                                &mut norm,
+                                &mut tokens,
+                                tail,
+                                (ws, we, wbs, wbe),
+                                true,
+                                caps,
+                                newline,
+                            );
                         }
-                        None => push_tok(&mut norm, &mut tokens, &word, (ws, we, wbs, wbe), true, caps, newline),
+                        None => push_tok(
+                            &mut norm,
+                            &mut tokens,
+                            &word,
+                            (ws, we, wbs, wbe),
+                            true,
+                            caps,
+                            newline,
+                        ),
                     }
                 } else {
                     for p in parts {
-                        push_tok(&mut norm, &mut tokens, p, (ws, we, wbs, wbe), true, caps, newline);
+                        push_tok(
+                            &mut norm,
+                            &mut tokens,
+                            p,
+                            (ws, we, wbs, wbe),
+                            true,
+                            caps,
+                            newline,
+                        );
                     }
                 }
                 newline = false;
@@ -342,7 +373,9 @@ fn split_sentences(norm: &str, tokens: &[Token]) -> Vec<Sentence> {
                 let mut j = i + 1;
                 while j < n && !tokens[j].is_word && !tokens[j].newline_before {
                     let s2 = &norm[tokens[j].ns as usize..tokens[j].ne as usize];
-                    if matches!(s2, "." | "!" | "?" | "\"" | "'" | ")") || s2.chars().all(|c| !c.is_ascii()) {
+                    if matches!(s2, "." | "!" | "?" | "\"" | "'" | ")")
+                        || s2.chars().all(|c| !c.is_ascii())
+                    {
                         j += 1;
                     } else {
                         break;
@@ -370,7 +403,11 @@ mod tests {
     #[test]
     fn expands_and_maps_back() {
         let d = Doc::new("I can’t — ÉTÉ 😊 I'm fine.");
-        assert!(d.norm.starts_with("i can not - été 😊 i am fine ."), "{}", d.norm);
+        assert!(
+            d.norm.starts_with("i can not - été 😊 i am fine ."),
+            "{}",
+            d.norm
+        );
         let (a, b) = (d.norm.find("not").unwrap(), d.norm.find("not").unwrap() + 3);
         let (t0, t1) = d.tokens_of(a, b);
         assert_eq!(d.orig_slice(t0, t1), "can’t");

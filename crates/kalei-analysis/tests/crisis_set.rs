@@ -16,7 +16,9 @@ fn crisis_set_recall_and_false_positive_floors() {
         let c = kalei_analysis::detect_crisis(text);
         if v["crisis"].as_bool().unwrap() {
             pos += 1;
-            let e = cat.entry(v["category"].as_str().unwrap().to_string()).or_default();
+            let e = cat
+                .entry(v["category"].as_str().unwrap().to_string())
+                .or_default();
             e.0 += 1;
             if c.level.bypasses() {
                 hit += 1;
@@ -28,14 +30,23 @@ fn crisis_set_recall_and_false_positive_floors() {
             neg += 1;
             if c.level.bypasses() {
                 fp += 1;
-                misses.push(format!("FALSE ALARM: {}", text.chars().take(80).collect::<String>()));
+                misses.push(format!(
+                    "FALSE ALARM: {}",
+                    text.chars().take(80).collect::<String>()
+                ));
             }
         }
     }
-    assert!(pos >= 150 && neg >= 150, "set too small: {pos} crisis, {neg} non-crisis");
+    assert!(
+        pos >= 150 && neg >= 150,
+        "set too small: {pos} crisis, {neg} non-crisis"
+    );
     let recall = hit as f64 / pos as f64;
     let fpr = fp as f64 / neg as f64;
-    assert!(recall >= 0.97, "overall recall {recall:.3}; misses: {misses:#?}");
+    assert!(
+        recall >= 0.97,
+        "overall recall {recall:.3}; misses: {misses:#?}"
+    );
     assert!(fpr <= 0.02, "false-positive rate {fpr:.3}; {misses:#?}");
     for (c, (t, h)) in cat {
         let r = h as f64 / t as f64;

@@ -4,16 +4,25 @@ use crate::{detect_crisis, CrisisCategory as C, CrisisLevel as L};
 
 fn check(text: &str, min: L, cat: Option<C>) {
     let c = detect_crisis(text);
-    assert!(c.level >= min, "{text:?}: expected at least {min:?}, got {c:?}");
+    assert!(
+        c.level >= min,
+        "{text:?}: expected at least {min:?}, got {c:?}"
+    );
     if let Some(cat) = cat {
-        assert!(c.categories.contains(&cat), "{text:?}: expected {cat:?}, got {c:?}");
+        assert!(
+            c.categories.contains(&cat),
+            "{text:?}: expected {cat:?}, got {c:?}"
+        );
     }
     assert!((0.0..=1.0).contains(&c.confidence));
 }
 
 fn at_most(text: &str, max: L) {
     let c = detect_crisis(text);
-    assert!(c.level <= max, "{text:?}: expected at most {max:?}, got {c:?}");
+    assert!(
+        c.level <= max,
+        "{text:?}: expected at most {max:?}, got {c:?}"
+    );
 }
 
 #[test]
@@ -75,8 +84,16 @@ fn self_harm() {
 
 #[test]
 fn overdose() {
-    check("I just took the whole bottle of pills.", L::Imminent, Some(C::Overdose));
-    check("I swallowed a handful of sleeping pills.", L::Imminent, Some(C::Overdose));
+    check(
+        "I just took the whole bottle of pills.",
+        L::Imminent,
+        Some(C::Overdose),
+    );
+    check(
+        "I swallowed a handful of sleeping pills.",
+        L::Imminent,
+        Some(C::Overdose),
+    );
     check("I want to overdose on my meds.", L::High, Some(C::Overdose));
 }
 
@@ -96,8 +113,16 @@ fn abuse() {
 #[test]
 fn harm_to_others() {
     check("I want to kill him.", L::High, Some(C::HarmToOthers));
-    check("I keep having thoughts of hurting my baby.", L::High, Some(C::HarmToOthers));
-    check("I'm going to shoot up the school.", L::High, Some(C::HarmToOthers));
+    check(
+        "I keep having thoughts of hurting my baby.",
+        L::High,
+        Some(C::HarmToOthers),
+    );
+    check(
+        "I'm going to shoot up the school.",
+        L::High,
+        Some(C::HarmToOthers),
+    );
 }
 
 #[test]
@@ -145,15 +170,26 @@ fn third_person_and_fiction_do_not_bypass() {
         at_most(t, L::Concern);
     }
     // reported speech about oneself still counts
-    check("I told my therapist that I want to die.", L::High, Some(C::Suicide));
+    check(
+        "I told my therapist that I want to die.",
+        L::High,
+        Some(C::Suicide),
+    );
 }
 
 #[test]
 fn historical_is_at_most_concern() {
     at_most("Years ago I was suicidal, now I'm doing well.", L::Concern);
-    at_most("I used to cut when I was a teenager, but I've been clean for five years.", L::Concern);
+    at_most(
+        "I used to cut when I was a teenager, but I've been clean for five years.",
+        L::Concern,
+    );
     // but a return is current
-    check("Years ago I was suicidal and now the thoughts are coming back again.", L::High, Some(C::Suicide));
+    check(
+        "Years ago I was suicidal and now the thoughts are coming back again.",
+        L::High,
+        Some(C::Suicide),
+    );
 }
 
 #[test]
