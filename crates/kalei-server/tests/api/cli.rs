@@ -135,6 +135,16 @@ fn migrate_then_serve_then_sigterm() {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert!(up, "server did not answer /healthz");
+    // A request whose body holds private text: it must never reach the logs.
+    {
+        use std::io::{Read, Write};
+        let body = r#"{"email":"private-marker@example.com","password":"secret-marker-password","display_name":"Marker Name"}"#;
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        write!(s, "POST /v1/auth/register?note=query-marker HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len()).unwrap();
+        let mut buf = String::new();
+        let _ = s.read_to_string(&mut buf);
+        assert!(buf.starts_with("HTTP/1.1 201"), "{buf}");
+    }
     assert!(
         data.join("signing.key").exists(),
         "signing key generated on first start"
@@ -163,5 +173,16 @@ fn migrate_then_serve_then_sigterm() {
         .read_to_string(&mut logs)
         .unwrap();
     assert!(logs.contains("kalei serving"), "{logs}");
+    // One JSON access line per request, with route and status, no content.
+    assert!(logs.contains(r#""route":"/v1/auth/register""#), "{logs}");
+    assert!(logs.contains(r#""status":201"#));
+    for private in [
+        "private-marker",
+        "secret-marker-password",
+        "Marker Name",
+        "query-marker",
+    ] {
+        assert!(!logs.contains(private), "`{private}` leaked into the logs");
+    }
     assert!(logs.contains("shutdown signal received"));
 }
