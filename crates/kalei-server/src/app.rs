@@ -19,6 +19,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_scalar::{Scalar, Servable};
 
 use kalei_store::counters::{MemoryCounters, RedisCounters, SharedCounters};
+use kalei_store::jobs::Jobs;
 use kalei_store::{Clock, Db, DbOptions, SystemClock};
 
 use crate::auth::password::PasswordHasher;
@@ -30,6 +31,7 @@ use crate::http;
 pub struct AppInner {
     pub config: Config,
     pub db: Db,
+    pub jobs: Jobs,
     pub counters: SharedCounters,
     pub clock: Arc<dyn Clock>,
     pub tokens: TokenKeys,
@@ -79,6 +81,7 @@ impl AppState {
                 .map_err(|e| anyhow::anyhow!(e))?;
         let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
         Ok(AppState(Arc::new(AppInner {
+            jobs: Jobs::with_clock(db.clone(), clock.clone()),
             db,
             counters,
             clock,
@@ -128,6 +131,7 @@ pub fn router(state: AppState) -> Router {
     let (api, openapi) = OpenApiRouter::with_openapi(crate::openapi::ApiDoc::openapi())
         .merge(crate::auth::router())
         .merge(crate::me::router())
+        .merge(crate::admin::router())
         .split_for_parts();
 
     // Idempotency applies to the API routes; ops and docs are read-only.

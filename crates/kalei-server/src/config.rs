@@ -58,6 +58,36 @@ pub struct Config {
     pub log: LogConfig,
     pub http: HttpConfig,
     pub auth: AuthConfig,
+    pub jobs: JobsConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JobsConfig {
+    /// Queues this process works, e.g. `analysis=8,spectrum=2`; empty = all.
+    pub queues: String,
+    /// Concurrency of a queue named without `=n`.
+    pub concurrency: usize,
+    /// Heartbeat lease: a dead worker's jobs run again after about this long.
+    pub lease_secs: u64,
+    /// How long shutdown waits for running jobs before handing them back.
+    pub shutdown_grace_secs: u64,
+    pub completed_retention_hours: u64,
+    /// How long dead-lettered (discarded) and cancelled jobs are kept.
+    pub dead_letter_retention_days: u64,
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        Self {
+            queues: String::new(),
+            concurrency: 8,
+            lease_secs: 30,
+            shutdown_grace_secs: 20,
+            completed_retention_hours: 24,
+            dead_letter_retention_days: 30,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -124,6 +154,7 @@ impl Default for Config {
             log: LogConfig::default(),
             http: HttpConfig::default(),
             auth: AuthConfig::default(),
+            jobs: JobsConfig::default(),
         }
     }
 }
@@ -239,6 +270,9 @@ impl Config {
             return Err(
                 "invalid configuration: http.body_limit_bytes must be at least 1024".into(),
             );
+        }
+        if self.jobs.concurrency == 0 || self.jobs.lease_secs < 2 {
+            return Err("invalid configuration: jobs.concurrency must be at least 1 and jobs.lease_secs at least 2".into());
         }
         if self.database_max_connections == 0 {
             return Err(

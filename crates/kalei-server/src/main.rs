@@ -38,6 +38,11 @@ enum Command {
     },
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Inspect and manage background jobs.
+    Jobs {
+        #[command(subcommand)]
+        command: JobsCommand,
+    },
     /// Print the effective configuration (secrets redacted).
     Config,
     /// Analyse text offline: stdin → JSON (or JSON lines with --jsonl).
@@ -48,12 +53,67 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum JobsCommand {
+    /// List jobs, newest first.
+    List {
+        /// available, scheduled, running, retryable, completed, cancelled or discarded
+        #[arg(long)]
+        state: Option<String>,
+        #[arg(long)]
+        queue: Option<String>,
+        #[arg(long)]
+        kind: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// `next_cursor` of the previous page.
+        #[arg(long)]
+        cursor: Option<String>,
+    },
+    /// Show one job.
+    Show { id: String },
+    /// Run a job again now with fresh attempts (e.g. a dead letter).
+    Retry { id: String },
+    /// Cancel a job that has not finished.
+    Cancel { id: String },
+    /// Job counts per queue and state.
+    Stats,
+    /// Enqueue a cron schedule's job now.
+    RunCron { name: String },
+}
+
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
 enum Role {
     /// HTTP API only (stateless replica).
     Api,
     /// HTTP API and in-process workers.
     All,
+}
+
+impl From<JobsCommand> for kalei_server::jobs_cmd::JobsOp {
+    fn from(c: JobsCommand) -> Self {
+        use kalei_server::jobs_cmd::JobsOp;
+        match c {
+            JobsCommand::List {
+                state,
+                queue,
+                kind,
+                limit,
+                cursor,
+            } => JobsOp::List {
+                state,
+                queue,
+                kind,
+                limit,
+                cursor,
+            },
+            JobsCommand::Show { id } => JobsOp::Show(id),
+            JobsCommand::Retry { id } => JobsOp::Retry(id),
+            JobsCommand::Cancel { id } => JobsOp::Cancel(id),
+            JobsCommand::Stats => JobsOp::Stats,
+            JobsCommand::RunCron { name } => JobsOp::RunCron(name),
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -101,23 +161,47 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
     match command {
         Command::Serve { role } => {
             let app = Application::build(config).await?;
+            let worker = match role {
+                Role::All => Some(kalei_server::jobs::start_worker(&app.state, None)?),
+                Role::Api => None,
+            };
             tracing::info!(
                 addr = %app.local_addr(),
                 database = app.state.db.dialect().as_str(),
                 counters = app.state.counters.backend(),
-                workers = role == Role::All,
+                workers = worker.is_some(),
                 "kalei serving"
             );
+            // HTTP drains first, then the workers finish or hand back their jobs.
             app.run_until(app::shutdown_signal()).await?;
+            if let Some(worker) = worker {
+                let report = worker.shutdown().await;
+                tracing::info!(report = ?report, "workers stopped");
+            }
             tracing::info!("kalei stopped");
             Ok(())
         }
         Command::Worker { queues } => {
-            let _ = queues;
-            let _db = app::open_db(&config).await?;
-            tracing::info!("worker started; waiting for shutdown");
+            let state = kalei_server::app::AppState::open(
+                config,
+                std::sync::Arc::new(kalei_store::SystemClock),
+            )
+            .await?;
+            let spec = queues.join(",");
+            let worker = kalei_server::jobs::start_worker(&state, Some(&spec))?;
+            tracing::info!(worker = worker.id(), queues = %spec, "kalei worker started");
             app::shutdown_signal().await;
+            let report = worker.shutdown().await;
+            tracing::info!(report = ?report, "kalei worker stopped");
             Ok(())
+        }
+        Command::Jobs { command } => {
+            let state = kalei_server::app::AppState::open(
+                config,
+                std::sync::Arc::new(kalei_store::SystemClock),
+            )
+            .await?;
+            kalei_server::jobs_cmd::run(&state, command.into()).await
         }
         Command::Migrate => {
             config.migrate_on_start = false;

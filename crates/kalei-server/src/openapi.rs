@@ -20,6 +20,7 @@ use utoipa::{Modify, OpenApi};
         (name = "auth", description = "Accounts, tokens and device sessions"),
         (name = "me", description = "The signed-in account"),
         (name = "ops", description = "Health, readiness and metrics"),
+        (name = "admin", description = "Operator endpoints (admin role)"),
     )
 )]
 pub struct ApiDoc;

@@ -133,16 +133,13 @@ impl Db {
 
     /// Versions known to the binary that are not yet applied (for `/readyz`).
     pub async fn pending_migrations(&self) -> StoreResult<Vec<i64>> {
-        let applied: Vec<i64> = match sqlx::query_scalar::<_, i64>(
+        // No migrations table yet (an error here): everything is pending.
+        let applied: Vec<i64> = sqlx::query_scalar::<_, i64>(
             "SELECT version FROM _sqlx_migrations WHERE success = TRUE",
         )
         .fetch_all(&self.pool)
         .await
-        {
-            Ok(v) => v,
-            // No migrations table yet: everything is pending.
-            Err(_) => Vec::new(),
-        };
+        .unwrap_or_default();
         Ok(self
             .migrator()
             .iter()

@@ -8,6 +8,7 @@
 //!   Postgres and INTEGER 0/1 in SQLite (both decode as `bool`);
 //! - JSON documents are TEXT holding serialised JSON;
 //! - aggregate functions whose Postgres result is NUMERIC are cast to BIGINT.
+//!
 //! Where the dialects must differ (upserts with RETURNING, job claiming, locks)
 //! the code branches on [`Dialect`].
 

@@ -21,7 +21,7 @@ use crate::error::ApiError;
 use crate::http::observe::{render_problem, RequestContext};
 
 pub const HEADER: &str = "idempotency-key";
-const KEEP_MS: i64 = 24 * 3600 * 1000;
+pub const KEEP_MS: i64 = 24 * 3600 * 1000;
 const STALE_RESERVATION_MS: i64 = 60 * 1000;
 /// Larger responses are passed through without being stored.
 const MAX_STORED_RESPONSE: usize = 1024 * 1024;
@@ -121,6 +121,15 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
     }
 }
 
+#[derive(sqlx::FromRow)]
+struct StoredKey {
+    request_hash: String,
+    status: Option<i64>,
+    response_body: Option<Vec<u8>>,
+    content_type: Option<String>,
+    created_at: i64,
+}
+
 async fn reserve(
     state: &AppState,
     user_id: &str,
@@ -143,16 +152,22 @@ async fn reserve(
         if inserted == 1 {
             return Ok(Reservation::Reserved);
         }
-        let row: Option<(String, Option<i64>, Option<Vec<u8>>, Option<String>, i64)> =
-            sqlx::query_as(
-                "SELECT request_hash, status, response_body, content_type, created_at \
+        let row: Option<StoredKey> = sqlx::query_as(
+            "SELECT request_hash, status, response_body, content_type, created_at \
                  FROM idempotency_keys WHERE user_id = $1 AND idem_key = $2",
-            )
-            .bind(user_id)
-            .bind(key)
-            .fetch_optional(state.db.pool())
-            .await?;
-        let Some((hash, status, body, content_type, created_at)) = row else {
+        )
+        .bind(user_id)
+        .bind(key)
+        .fetch_optional(state.db.pool())
+        .await?;
+        let Some(StoredKey {
+            request_hash: hash,
+            status,
+            response_body: body,
+            content_type,
+            created_at,
+        }) = row
+        else {
             continue; // Removed between our statements; try the insert again.
         };
         let expired = now - created_at > KEEP_MS;

@@ -186,3 +186,50 @@ fn migrate_then_serve_then_sigterm() {
     }
     assert!(logs.contains("shutdown signal received"));
 }
+
+#[test]
+fn jobs_cli_lists_runs_cron_and_reports_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let run = |args: &[&str]| {
+        kalei()
+            .env("KALEI_DATA_DIR", &data)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["jobs", "run-cron", "prune-idempotency-keys"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(&["jobs", "list", "--state", "available"]);
+    assert!(out.status.success());
+    let page: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let id = page["items"][0]["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        page["items"][0]["kind"],
+        "maintenance.prune_idempotency_keys"
+    );
+    let out = run(&["jobs", "show", &id]);
+    assert!(out.status.success());
+    let out = run(&["jobs", "cancel", &id]);
+    assert!(out.status.success());
+    let out = run(&["jobs", "retry", &id]);
+    assert!(out.status.success());
+
+    for (args, needle) in [
+        (vec!["jobs", "list", "--state", "bogus"], "unknown state"),
+        (vec!["jobs", "show", "no-such-id"], "no job"),
+        (vec!["jobs", "run-cron", "nope"], "no cron schedule"),
+    ] {
+        let out = run(&args);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(needle),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}

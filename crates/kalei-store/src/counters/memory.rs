@@ -43,7 +43,7 @@ impl Shard {
 
     fn note_write(&mut self, now: Instant) {
         self.writes = self.writes.wrapping_add(1);
-        if self.writes % SWEEP_EVERY == 0 {
+        if self.writes.is_multiple_of(SWEEP_EVERY) {
             self.map.retain(|_, e| e.expires > now);
         }
     }
