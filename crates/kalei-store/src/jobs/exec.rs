@@ -3,12 +3,29 @@
 //! on `state = 'running' AND lease_token = <the claim's token>`, so an ack from
 //! a worker that lost its lease changes nothing.
 
-use sqlx::AnyConnection;
-use sqlx::Row;
+use sqlx::{Any, AnyConnection, Row, Transaction};
 
-use super::{JobState, CLAIMABLE_STATES_SQL};
+use super::{write_guard, JobState, CLAIMABLE_STATES_SQL};
 use crate::db::{Db, Dialect};
 use crate::error::StoreResult;
+
+/// A transaction for the queue's own bookkeeping (claims, results, leases).
+/// On Postgres it commits asynchronously (`synchronous_commit = off`): a
+/// database crash may forget the last fraction of a second of bookkeeping,
+/// which at-least-once delivery already covers (a forgotten claim makes the
+/// job available again, a forgotten result runs it again), and in exchange a
+/// claim or a batch of results does not wait for a WAL flush. Enqueues stay
+/// synchronous. (SQLite in WAL mode with `synchronous = NORMAL` does not sync
+/// on commit anyway.)
+pub(crate) async fn begin_bookkeeping(db: &Db) -> StoreResult<Transaction<'static, Any>> {
+    let mut tx = db.begin().await?;
+    if db.dialect() == Dialect::Postgres {
+        sqlx::query("SET LOCAL synchronous_commit = off")
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(tx)
+}
 
 /// A job claimed by this worker.
 #[derive(Debug, Clone)]
@@ -61,6 +78,8 @@ pub(crate) async fn claim(
              {CLAIM_RETURNING}"
         ),
     };
+    let _guard = write_guard(db).await;
+    let mut tx = begin_bookkeeping(db).await?;
     let rows = sqlx::query(&sql)
         .bind(now)
         .bind(worker_id)
@@ -68,8 +87,9 @@ pub(crate) async fn claim(
         .bind(now + lease_ms)
         .bind(queue)
         .bind(limit as i64)
-        .fetch_all(db.pool())
+        .fetch_all(&mut *tx)
         .await?;
+    tx.commit().await?;
     let mut jobs = Vec::with_capacity(rows.len());
     for row in rows {
         jobs.push(ClaimedJob {
@@ -182,6 +202,7 @@ pub(crate) async fn heartbeat(
     now: i64,
     lease_ms: i64,
 ) -> StoreResult<u64> {
+    let _guard = write_guard(db).await;
     let mut total = 0;
     for chunk in tokens.chunks(500) {
         let mut sql = String::from(
@@ -214,6 +235,7 @@ pub(crate) struct Rescued {
 /// Running jobs whose lease expired go back to `available` (or to
 /// `discarded` when their attempts are used up).
 pub(crate) async fn rescue(db: &Db, now: i64) -> StoreResult<Vec<Rescued>> {
+    let _guard = write_guard(db).await;
     let rows = sqlx::query(
         "UPDATE jobs SET \
            state = CASE WHEN attempt >= max_attempts THEN 'discarded' ELSE 'available' END, \

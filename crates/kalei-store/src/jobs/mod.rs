@@ -395,8 +395,11 @@ impl Jobs {
     }
 
     pub async fn insert(&self, job: NewJob) -> StoreResult<Enqueued> {
+        let guard = write_guard(&self.db).await;
         let mut conn = self.db.pool().acquire().await?;
         let out = insert_one(&mut conn, &job, self.now_ms()).await?;
+        drop(conn);
+        drop(guard);
         if out.is_inserted() {
             wake(&job.queue);
         }
@@ -418,6 +421,7 @@ impl Jobs {
 
     /// Bulk enqueue (multi-row inserts of up to 500 rows), in one transaction.
     pub async fn insert_many(&self, jobs: &[NewJob]) -> StoreResult<BulkEnqueued> {
+        let _guard = write_guard(&self.db).await;
         let mut tx = self.db.begin().await?;
         let out = self.insert_many_tx(&mut tx, jobs).await?;
         tx.commit().await?;
@@ -535,6 +539,20 @@ async fn insert_one(conn: &mut AnyConnection, job: &NewJob, now: i64) -> StoreRe
     .fetch_optional(&mut *conn)
     .await?;
     Ok(Enqueued::Duplicate(existing))
+}
+
+/// SQLite has one writer at a time, and a writer that finds the lock taken
+/// sleeps in SQLite's busy handler (1, 2, 5, … 100 ms), which shows up as
+/// tail latency. The queue's own writes in this process therefore queue on
+/// this (FIFO) mutex first. Never held across user code or while waiting for
+/// anything that could need it. Postgres needs no such thing.
+static SQLITE_WRITES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+pub(crate) async fn write_guard(db: &Db) -> Option<tokio::sync::MutexGuard<'static, ()>> {
+    match db.dialect() {
+        crate::db::Dialect::Sqlite => Some(SQLITE_WRITES.lock().await),
+        crate::db::Dialect::Postgres => None,
+    }
 }
 
 /// In-process wake-ups: an enqueue in this process wakes the queue's fetcher

@@ -206,6 +206,7 @@ impl Scheduler {
         let job = (e.make)(due)?
             .unique_key(format!("cron:{}:{due}", e.name))
             .run_at(due);
+        let _guard = super::write_guard(db).await;
         let mut tx = db.begin().await?;
         let advanced = sqlx::query(
             "UPDATE job_schedules SET next_tick_at = $1, last_tick_at = $2, updated_at = $3 \

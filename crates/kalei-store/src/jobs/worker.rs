@@ -181,8 +181,13 @@ pub struct WorkerConfig {
     /// `default_concurrency`.
     pub queues: Vec<QueueConfig>,
     pub default_concurrency: usize,
-    /// Most jobs one claim takes (also bounded by free concurrency).
+    /// Most jobs one claim takes.
     pub claim_batch: usize,
+    /// Jobs claimed ahead into a local buffer beyond `concurrency`, so the
+    /// next claim overlaps the running jobs (default: `min(concurrency, 100)`;
+    /// `Some(0)` claims only for free run slots). Buffered jobs are leased
+    /// and heartbeated like running ones, and handed back at shutdown.
+    pub prefetch: Option<usize>,
     /// Longest pause between polls of an idle queue. Polls start at
     /// `min_poll_interval` after work or a wake-up and double while idle.
     pub poll_interval: Duration,
@@ -215,6 +220,7 @@ impl Default for WorkerConfig {
             queues: Vec::new(),
             default_concurrency: 16,
             claim_batch: 256,
+            prefetch: None,
             poll_interval: Duration::from_millis(250),
             min_poll_interval: Duration::from_millis(2),
             lease: Duration::from_secs(30),
@@ -551,6 +557,7 @@ async fn hand_back(shared: &Shared, jobs: &[(String, String)]) -> usize {
     let now = shared.now();
     for attempt in 0..3 {
         let result: StoreResult<usize> = async {
+            let _guard = super::write_guard(shared.jobs.db()).await;
             let mut conn = shared.jobs.db().pool().acquire().await?;
             let mut k = 0;
             for (id, token) in jobs {
@@ -593,24 +600,78 @@ async fn hand_back(shared: &Shared, jobs: &[(String, String)]) -> usize {
     n
 }
 
+/// A claimed job waiting in the local buffer, with its buffer slot.
+struct Buffered {
+    job: ClaimedJob,
+    claimed_at: i64,
+    slot: OwnedSemaphorePermit,
+}
+
+/// One queue: a claimer keeps a local buffer of claimed jobs filled (up to
+/// `concurrency + prefetch` claimed-but-unfinished jobs), a dispatcher starts
+/// them as run permits (`concurrency`) free up. Returns how many claimed but
+/// unstarted jobs it handed back at shutdown.
 async fn fetch_loop(shared: Arc<Shared>, queue: QueueConfig) -> usize {
-    let sem = Arc::new(Semaphore::new(queue.concurrency));
-    let waker = super::waker(&queue.name);
+    let prefetch = shared.config.prefetch.unwrap_or(queue.concurrency.min(100));
+    let slots = Arc::new(Semaphore::new(queue.concurrency + prefetch));
+    let (buf_tx, mut buf_rx) = mpsc::unbounded_channel::<Buffered>();
+    let claimer = tokio::spawn(claim_loop(
+        shared.clone(),
+        queue.name.clone(),
+        slots.clone(),
+        buf_tx,
+    ));
+    let run = Arc::new(Semaphore::new(queue.concurrency));
+    let mut stop = shared.stop.clone();
+    let mut unstarted: Vec<(String, String)> = Vec::new();
+    loop {
+        let next = tokio::select! {
+            b = buf_rx.recv() => b,
+            _ = stop.changed() => None,
+        };
+        let Some(b) = next else { break };
+        let permit = tokio::select! {
+            p = run.clone().acquire_owned() => p.ok(),
+            _ = stop.changed() => None,
+        };
+        match permit {
+            Some(p) if !shared.stopping() => spawn_job(&shared, b.job, p, b.slot, b.claimed_at),
+            _ => {
+                unstarted.push((b.job.id, b.job.token));
+                break;
+            }
+        }
+    }
+    // Stop: the claimer ends, and whatever it buffered goes back.
+    let _ = claimer.await;
+    buf_rx.close();
+    while let Some(b) = buf_rx.recv().await {
+        unstarted.push((b.job.id, b.job.token));
+    }
+    hand_back(&shared, &unstarted).await
+}
+
+async fn claim_loop(
+    shared: Arc<Shared>,
+    queue: String,
+    slots: Arc<Semaphore>,
+    buf: mpsc::UnboundedSender<Buffered>,
+) {
+    let waker = super::waker(&queue);
     let mut stop = shared.stop.clone();
     let cfg = &shared.config;
     let mut idle = cfg.min_poll_interval;
-    let mut handed_back = 0;
     loop {
         if shared.stopping() {
-            break;
+            return;
         }
         let first = tokio::select! {
-            p = sem.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+            p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
             _ = stop.changed() => continue,
         };
         let mut permits = vec![first];
         while permits.len() < cfg.claim_batch.max(1) {
-            match sem.clone().try_acquire_owned() {
+            match slots.clone().try_acquire_owned() {
                 Ok(p) => permits.push(p),
                 Err(_) => break,
             }
@@ -620,7 +681,7 @@ async fn fetch_loop(shared: Arc<Shared>, queue: QueueConfig) -> usize {
         let now = shared.now();
         let claimed = match exec::claim(
             shared.jobs.db(),
-            &queue.name,
+            &queue,
             want,
             &cfg.id,
             &token,
@@ -631,7 +692,7 @@ async fn fetch_loop(shared: Arc<Shared>, queue: QueueConfig) -> usize {
         {
             Ok(c) => c,
             Err(e) => {
-                tracing::warn!(queue = %queue.name, error = %e, "claiming jobs failed");
+                tracing::warn!(queue = %queue, error = %e, "claiming jobs failed");
                 drop(permits);
                 tokio::select! {
                     _ = tokio::time::sleep(cfg.poll_interval) => {}
@@ -643,23 +704,22 @@ async fn fetch_loop(shared: Arc<Shared>, queue: QueueConfig) -> usize {
         let got = claimed.len();
         if got > 0 {
             shared.add_token(&token, got);
-            if shared.stopping() {
-                // Claimed after the stop signal: hand back unstarted.
-                let pairs: Vec<_> = claimed
-                    .iter()
-                    .map(|j| (j.id.clone(), j.token.clone()))
-                    .collect();
-                handed_back += hand_back(&shared, &pairs).await;
-                break;
-            }
             for job in claimed {
-                let permit = permits.pop().expect("one permit per claimed job");
-                spawn_job(&shared, job, permit, now);
+                let slot = permits.pop().expect("one slot per claimed job");
+                if let Err(back) = buf.send(Buffered {
+                    job,
+                    claimed_at: now,
+                    slot,
+                }) {
+                    // The dispatcher is gone (shutdown): hand it back.
+                    let b = back.0;
+                    hand_back(&shared, &[(b.job.id, b.job.token)]).await;
+                }
             }
         }
         drop(permits);
         if got == want {
-            // Possibly more waiting: claim again as soon as capacity frees.
+            // Possibly more waiting: claim again as soon as there is room.
             idle = cfg.min_poll_interval;
             continue;
         }
@@ -672,7 +732,6 @@ async fn fetch_loop(shared: Arc<Shared>, queue: QueueConfig) -> usize {
             _ = stop.changed() => {}
         }
     }
-    handed_back
 }
 
 struct LiveGuard(Arc<Shared>);
@@ -685,8 +744,15 @@ impl Drop for LiveGuard {
     }
 }
 
-fn spawn_job(shared: &Arc<Shared>, job: ClaimedJob, permit: OwnedSemaphorePermit, claimed_at: i64) {
-    let wait_ms = (claimed_at - job.run_at.max(job.created_at)).max(0);
+fn spawn_job(
+    shared: &Arc<Shared>,
+    job: ClaimedJob,
+    permit: OwnedSemaphorePermit,
+    slot: OwnedSemaphorePermit,
+    claimed_at: i64,
+) {
+    let _ = claimed_at;
+    let wait_ms = (shared.now() - job.run_at.max(job.created_at)).max(0);
     ::metrics::histogram!(telemetry::WAIT_SECONDS, "queue" => job.queue.clone(), "kind" => job.kind.clone())
         .record(wait_ms as f64 / 1000.0);
     shared.live.fetch_add(1, Ordering::SeqCst);
@@ -707,6 +773,7 @@ fn spawn_job(shared: &Arc<Shared>, job: ClaimedJob, permit: OwnedSemaphorePermit
         let shared = task_shared;
         let _guard = LiveGuard(shared.clone());
         let _permit = permit;
+        let _slot = slot;
         let ctx = JobContext {
             id: job.id.clone(),
             kind: job.kind.clone(),
@@ -816,8 +883,9 @@ async fn completer(shared: Arc<Shared>, mut rx: mpsc::Receiver<Done>) {
 }
 
 async fn flush(shared: &Shared, batch: &[Done]) -> StoreResult<()> {
+    let _guard = super::write_guard(shared.jobs.db()).await;
     let now = shared.now();
-    let mut tx = shared.jobs.db().begin().await?;
+    let mut tx = exec::begin_bookkeeping(shared.jobs.db()).await?;
     let completed: Vec<(&str, &str)> = batch
         .iter()
         .filter(|d| matches!(d.result, Ok(JobOutcome::Completed)))
