@@ -26,6 +26,7 @@ use crate::auth::password::PasswordHasher;
 use crate::auth::social::SocialVerifier;
 use crate::auth::tokens::{load_or_create_signing_key, TokenKeys};
 use crate::config::Config;
+use crate::crypto::{Cipher, KeySet};
 use crate::http;
 
 pub struct AppInner {
@@ -38,6 +39,7 @@ pub struct AppInner {
     pub passwords: PasswordHasher,
     pub social: SocialVerifier,
     pub metrics: PrometheusHandle,
+    pub cipher: Cipher,
 }
 
 /// Cheap to clone; shared by every handler.
@@ -79,6 +81,7 @@ impl AppState {
         let social =
             SocialVerifier::from_config(config.auth.apple.as_ref(), config.auth.google.as_ref())
                 .map_err(|e| anyhow::anyhow!(e))?;
+        let cipher = load_cipher(&config, &db).await?;
         let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
         Ok(AppState(Arc::new(AppInner {
             jobs: Jobs::with_clock(db.clone(), clock.clone()),
@@ -89,9 +92,65 @@ impl AppState {
             passwords: PasswordHasher::new(cpus),
             social,
             metrics: crate::telemetry::metrics_handle(),
+            cipher,
             config,
         })))
     }
+}
+
+/// The column-encryption keys: from configuration, or the key file in the
+/// data directory (generated on first start). A missing key file while the
+/// database already holds encrypted text stops the start: generating a new
+/// key would make that text unreadable and must never happen silently.
+async fn load_cipher(config: &Config, db: &Db) -> anyhow::Result<Cipher> {
+    let set = if config.encryption.keys.is_empty() {
+        match KeySet::load_file(&config.data_dir, false).map_err(|e| {
+            anyhow::anyhow!("cannot read the encryption key file in data_dir (KALEI_DATA_DIR): {e}")
+        })? {
+            Some(set) => set,
+            None => {
+                if holds_encrypted_text(db).await? {
+                    anyhow::bail!(
+                        "the database holds encrypted text but {} is missing: restore the key file \
+                         (or configure encryption.keys); refusing to start with a new key",
+                        config.data_dir.join(crate::crypto::KEY_FILE).display()
+                    );
+                }
+                KeySet::load_file(&config.data_dir, true)
+                    .map_err(|e| anyhow::anyhow!("cannot create the encryption key file: {e}"))?
+                    .expect("created")
+            }
+        }
+    } else {
+        let keys: std::collections::HashMap<String, String> = config
+            .encryption
+            .keys
+            .iter()
+            .map(|(k, v)| (k.clone(), v.expose().to_string()))
+            .collect();
+        let active = match &config.encryption.active_key {
+            Some(a) => a.clone(),
+            None if keys.len() == 1 => keys.keys().next().cloned().unwrap_or_default(),
+            None => anyhow::bail!(
+                "invalid configuration: encryption.active_key is required with several keys"
+            ),
+        };
+        KeySet { active, keys }
+    };
+    Cipher::new(&set).map_err(|e| anyhow::anyhow!("invalid configuration: encryption: {e}"))
+}
+
+async fn holds_encrypted_text(db: &Db) -> anyhow::Result<bool> {
+    for table in ["mirror_messages", "turns", "lens_goals"] {
+        let n: Option<i64> = sqlx::query_scalar(&format!("SELECT 1 FROM {table} LIMIT 1"))
+            .fetch_optional(db.pool())
+            .await
+            .unwrap_or(None);
+        if n.is_some() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// Connects to the configured database and applies migrations when
@@ -131,6 +190,12 @@ pub fn router(state: AppState) -> Router {
     let (api, openapi) = OpenApiRouter::with_openapi(crate::openapi::ApiDoc::openapi())
         .merge(crate::auth::router())
         .merge(crate::me::router())
+        .merge(crate::preferences::router())
+        .merge(crate::mirror::router())
+        .merge(crate::turn::router())
+        .merge(crate::lens::router())
+        .merge(crate::gallery::router())
+        .merge(crate::entitlements::router())
         .merge(crate::admin::router())
         .split_for_parts();
 

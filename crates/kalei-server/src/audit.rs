@@ -16,6 +16,8 @@ pub enum AuditKind {
     TokenReuse,
     Logout,
     SessionRevoked,
+    ItemDeleted,
+    EntitlementChanged,
 }
 
 impl AuditKind {
@@ -29,6 +31,8 @@ impl AuditKind {
             AuditKind::TokenReuse => "token_reuse",
             AuditKind::Logout => "logout",
             AuditKind::SessionRevoked => "session_revoked",
+            AuditKind::ItemDeleted => "item_deleted",
+            AuditKind::EntitlementChanged => "entitlement_changed",
         }
     }
 }

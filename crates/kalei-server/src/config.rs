@@ -59,6 +59,19 @@ pub struct Config {
     pub http: HttpConfig,
     pub auth: AuthConfig,
     pub jobs: JobsConfig,
+    /// Limits per plan (`[plans.free]`, `[plans.prism]`, `[plans.prism_plus]`).
+    pub plans: crate::entitlements::PlansConfig,
+    pub encryption: EncryptionConfig,
+}
+
+/// Column encryption keys. Default: generated into `<data_dir>/encryption.keys`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EncryptionConfig {
+    /// Key id used for new writes.
+    pub active_key: Option<String>,
+    /// key id → base64 of 32 random bytes (`KALEI_ENCRYPTION__KEYS__K1=…`).
+    pub keys: std::collections::BTreeMap<String, Secret>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -155,6 +168,8 @@ impl Default for Config {
             http: HttpConfig::default(),
             auth: AuthConfig::default(),
             jobs: JobsConfig::default(),
+            plans: crate::entitlements::PlansConfig::default(),
+            encryption: EncryptionConfig::default(),
         }
     }
 }

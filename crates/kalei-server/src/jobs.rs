@@ -12,7 +12,10 @@ use kalei_store::jobs::{
 };
 use serde::{Deserialize, Serialize};
 
+use sqlx::{Any, Transaction};
+
 use crate::app::AppState;
+use crate::error::ApiResult;
 
 /// Deletes idempotency records past their 24-hour replay window.
 pub struct PruneIdempotencyKeys;
@@ -26,6 +29,96 @@ impl JobKind for PruneIdempotencyKeys {
     const MAX_ATTEMPTS: u32 = 5;
     const TIMEOUT: Duration = Duration::from_secs(300);
     type Payload = NoPayload;
+}
+
+/// Post-session analysis for Spectrum (payload: ids only). Enqueued in the
+/// same transaction that closes the session; handled by the Spectrum module.
+pub struct SessionAnalysis;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SessionAnalysisPayload {
+    pub user_id: String,
+    pub session_id: String,
+}
+
+impl JobKind for SessionAnalysis {
+    const KIND: &'static str = "spectrum.session_analysis";
+    const QUEUE: &'static str = "analysis";
+    const MAX_ATTEMPTS: u32 = 10;
+    const TIMEOUT: Duration = Duration::from_secs(60);
+    type Payload = SessionAnalysisPayload;
+    fn unique_key(p: &SessionAnalysisPayload) -> Option<String> {
+        Some(format!("session-analysis:{}", p.session_id))
+    }
+    fn user_id(p: &SessionAnalysisPayload) -> Option<String> {
+        Some(p.user_id.clone())
+    }
+}
+
+/// Post-turn analysis for Spectrum, enqueued when a turn is created and
+/// again when it is saved (belief after, chosen reframe).
+pub struct TurnAnalysis;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TurnAnalysisPayload {
+    pub user_id: String,
+    pub turn_id: String,
+    /// `created` or `saved`.
+    pub event: String,
+}
+
+impl JobKind for TurnAnalysis {
+    const KIND: &'static str = "spectrum.turn_analysis";
+    const QUEUE: &'static str = "analysis";
+    const MAX_ATTEMPTS: u32 = 10;
+    const TIMEOUT: Duration = Duration::from_secs(60);
+    type Payload = TurnAnalysisPayload;
+    fn unique_key(p: &TurnAnalysisPayload) -> Option<String> {
+        Some(format!("turn-analysis:{}:{}", p.turn_id, p.event))
+    }
+    fn user_id(p: &TurnAnalysisPayload) -> Option<String> {
+        Some(p.user_id.clone())
+    }
+}
+
+pub async fn enqueue_session_analysis(
+    state: &AppState,
+    tx: &mut Transaction<'static, Any>,
+    user_id: &str,
+    session_id: &str,
+) -> ApiResult<()> {
+    state
+        .jobs
+        .enqueue_tx::<SessionAnalysis>(
+            tx,
+            &SessionAnalysisPayload {
+                user_id: user_id.into(),
+                session_id: session_id.into(),
+            },
+        )
+        .await?;
+    Ok(())
+}
+
+pub async fn enqueue_turn_analysis(
+    state: &AppState,
+    tx: &mut Transaction<'static, Any>,
+    user_id: &str,
+    turn_id: &str,
+    event: &str,
+) -> ApiResult<()> {
+    state
+        .jobs
+        .enqueue_tx::<TurnAnalysis>(
+            tx,
+            &TurnAnalysisPayload {
+                user_id: user_id.into(),
+                turn_id: turn_id.into(),
+                event: event.into(),
+            },
+        )
+        .await?;
+    Ok(())
 }
 
 /// Every handler of the server.

@@ -20,6 +20,11 @@ use utoipa::{Modify, OpenApi};
         (name = "auth", description = "Accounts, tokens and device sessions"),
         (name = "me", description = "The signed-in account"),
         (name = "ops", description = "Health, readiness and metrics"),
+        (name = "mirror", description = "Free writing in sessions, fragments and reflections"),
+        (name = "turn", description = "One thought, three reframes and a micro-action"),
+        (name = "lens", description = "Goals, actions, streaks and the daily affirmation"),
+        (name = "gallery", description = "Saved turns and reflections with their cards"),
+        (name = "billing", description = "Plans, entitlements and store notifications"),
         (name = "admin", description = "Operator endpoints (admin role)"),
     )
 )]

@@ -4,8 +4,8 @@
 //! Portability rules every repository follows (so one SQL text runs on both):
 //! - placeholders are `$1, $2, …` (SQLite accepts numbered `$N` through sqlx);
 //! - ids are TEXT (UUIDv7, time-ordered, so they double as pagination cursors);
-//! - timestamps are BIGINT unix milliseconds (`*_at`), booleans are BOOLEAN in
-//!   Postgres and INTEGER 0/1 in SQLite (both decode as `bool`);
+//! - timestamps are BIGINT unix milliseconds (`*_at`); flags are BIGINT 0/1
+//!   (the Any driver cannot decode SQLite's BOOLEAN affinity);
 //! - JSON documents are TEXT holding serialised JSON;
 //! - aggregate functions whose Postgres result is NUMERIC are cast to BIGINT.
 //!

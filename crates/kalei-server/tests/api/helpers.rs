@@ -44,6 +44,11 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -
         ..Config::default()
     };
     tweak(&mut config);
+    // Server logs show up in the output of a failing test.
+    kalei_server::telemetry::init_logging(&kalei_server::config::LogConfig {
+        format: "pretty".into(),
+        level: std::env::var("KALEI_TEST_LOG").unwrap_or_else(|_| "warn".into()),
+    });
     config.validate().expect("test config is valid");
     let app = Application::build(config).await.expect("build app");
     let addr = app.local_addr();

@@ -8,4 +8,5 @@ mod auth;
 mod cli;
 mod conventions;
 mod ops;
+mod product;
 mod social;
