@@ -57,14 +57,17 @@ pub(crate) async fn claim(
     lease_ms: i64,
 ) -> StoreResult<Vec<ClaimedJob>> {
     let sql = match db.dialect() {
+        // One round trip: the `sync` CTE makes this statement's implicit
+        // transaction commit asynchronously (see `begin_bookkeeping`).
         Dialect::Postgres => format!(
-            "WITH picked AS ( \
+            "WITH sync AS (SELECT set_config('synchronous_commit', 'off', true) AS v), \
+             picked AS ( \
                SELECT id FROM jobs \
                WHERE queue = $5 AND state IN {CLAIMABLE_STATES_SQL} AND run_at <= $1 \
                ORDER BY run_at, id LIMIT $6 FOR UPDATE SKIP LOCKED) \
              UPDATE jobs SET state = 'running', attempt = jobs.attempt + 1, attempted_at = $1, \
                attempted_by = $2, lease_token = $3, lease_expires_at = $4 \
-             FROM picked WHERE jobs.id = picked.id \
+             FROM picked, sync WHERE jobs.id = picked.id AND sync.v = 'off' \
              RETURNING jobs.id, jobs.kind, jobs.queue, jobs.payload, jobs.attempt, \
                jobs.max_attempts, jobs.timeout_ms, jobs.run_at, jobs.created_at"
         ),
@@ -79,7 +82,6 @@ pub(crate) async fn claim(
         ),
     };
     let _guard = write_guard(db).await;
-    let mut tx = begin_bookkeeping(db).await?;
     let rows = sqlx::query(&sql)
         .bind(now)
         .bind(worker_id)
@@ -87,9 +89,8 @@ pub(crate) async fn claim(
         .bind(now + lease_ms)
         .bind(queue)
         .bind(limit as i64)
-        .fetch_all(&mut *tx)
+        .fetch_all(db.pool())
         .await?;
-    tx.commit().await?;
     let mut jobs = Vec::with_capacity(rows.len());
     for row in rows {
         jobs.push(ClaimedJob {

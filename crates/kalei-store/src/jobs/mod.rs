@@ -436,7 +436,13 @@ impl Jobs {
     ) -> StoreResult<BulkEnqueued> {
         let now = self.now_ms();
         let mut out = BulkEnqueued::default();
-        for chunk in jobs.chunks(500) {
+        let chunk_rows = match self.db.dialect() {
+            // SQLite (through sqlx) binds parameters in quadratic time: keep
+            // statements small.
+            crate::db::Dialect::Sqlite => 100,
+            crate::db::Dialect::Postgres => 500,
+        };
+        for chunk in jobs.chunks(chunk_rows) {
             let ids: Vec<String> = chunk.iter().map(|_| crate::new_id()).collect();
             let mut sql = String::with_capacity(256 + chunk.len() * 64);
             sql.push_str(INSERT_HEAD);
