@@ -64,9 +64,11 @@ fn fast_config() -> WorkerConfig {
     WorkerConfig {
         poll_interval: Duration::from_millis(50),
         min_poll_interval: Duration::from_millis(2),
-        lease: Duration::from_secs(1),
-        heartbeat_interval: Some(Duration::from_millis(200)),
-        rescue_interval: Some(Duration::from_millis(250)),
+        // Generous against a loaded machine: a lease lost to a late heartbeat
+        // would make a job run twice and the counts below flaky.
+        lease: Duration::from_secs(3),
+        heartbeat_interval: Some(Duration::from_millis(250)),
+        rescue_interval: Some(Duration::from_millis(500)),
         shutdown_grace: Duration::from_secs(10),
         retry: RetryPolicy {
             base: Duration::from_millis(10),
@@ -703,8 +705,8 @@ db_test!(
             state_of(&t.db, &id).await == JobState::Completed
         })
         .await;
-        // A few more lease intervals: nothing runs it a third time.
-        tokio::time::sleep(Duration::from_secs(3)).await;
+        // Two more lease intervals: nothing runs it a third time.
+        tokio::time::sleep(Duration::from_secs(6)).await;
         worker.shutdown().await;
         assert_eq!(runs("child").await, 1);
         assert_eq!(runs("parent").await, 1);

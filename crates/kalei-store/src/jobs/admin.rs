@@ -159,24 +159,24 @@ pub async fn retry(db: &Db, id: &str) -> StoreResult<JobRecord> {
 }
 
 pub async fn retry_at(db: &Db, id: &str, now: i64) -> StoreResult<JobRecord> {
-    let res = sqlx::query(
+    let row = sqlx::query(&format!(
         "UPDATE jobs SET state = 'available', run_at = $1, attempt = 0, finalized_at = NULL, \
            lease_token = NULL, lease_expires_at = NULL \
-         WHERE id = $2 AND state <> 'running'",
-    )
+         WHERE id = $2 AND state <> 'running' RETURNING {COLUMNS}"
+    ))
     .bind(now)
     .bind(id)
-    .execute(db.pool())
+    .fetch_optional(db.pool())
     .await
     .map_err(StoreError::from_sqlx)?;
-    if res.rows_affected() == 0 {
+    let Some(row) = row else {
         let job = get(db, id).await?;
         return Err(StoreError::Conflict(format!(
             "job {} is {}; it cannot be retried now",
             job.id, job.state
         )));
-    }
-    let job = get(db, id).await?;
+    };
+    let job = JobRecord::from_row(&row)?;
     super::wake(&job.queue);
     Ok(job)
 }
@@ -189,23 +189,26 @@ pub async fn cancel(db: &Db, id: &str) -> StoreResult<JobRecord> {
 }
 
 pub async fn cancel_at(db: &Db, id: &str, now: i64) -> StoreResult<JobRecord> {
-    let res = sqlx::query(
+    let row = sqlx::query(&format!(
         "UPDATE jobs SET state = 'cancelled', finalized_at = $1, lease_token = NULL, \
            lease_expires_at = NULL, last_error = COALESCE(last_error, 'cancelled by an admin') \
-         WHERE id = $2 AND state IN ('available', 'scheduled', 'running', 'retryable')",
-    )
+         WHERE id = $2 AND state IN ('available', 'scheduled', 'running', 'retryable') \
+         RETURNING {COLUMNS}"
+    ))
     .bind(now)
     .bind(id)
-    .execute(db.pool())
+    .fetch_optional(db.pool())
     .await?;
-    let job = get(db, id).await?;
-    if res.rows_affected() == 0 {
-        return Err(StoreError::Conflict(format!(
-            "job {} is already {}",
-            job.id, job.state
-        )));
+    match row {
+        Some(row) => JobRecord::from_row(&row),
+        None => {
+            let job = get(db, id).await?;
+            Err(StoreError::Conflict(format!(
+                "job {} is already {}",
+                job.id, job.state
+            )))
+        }
     }
-    Ok(job)
 }
 
 /// Job counts per queue and state.
