@@ -1,7 +1,7 @@
 //! Throughput and latency of the full analysis (single thread = one core).
 //!
 //! ```text
-//! cargo run --release -p kalei-analysis --example bench [-- PATH] [--seconds N] [--polarity-out FILE]
+//! cargo run --release -p kalei-analysis --example bench [-- PATH] [--seconds N | --passes N] [--polarity-out FILE]
 //! ```
 //! PATH defaults to `../shared/data/distortions-dev.csv` relative to the
 //! repository root. `--polarity-out` writes one polarity per text (same order
@@ -13,6 +13,22 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use common::*;
+
+/// CPU time of this thread in seconds (Linux `schedstat`; None elsewhere).
+/// Throughput per CPU-second is what survives a loaded machine: wall-clock
+/// MB/s drops whenever other processes take the core.
+fn cpu_s() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns: f64 = s.split_whitespace().next()?.parse().ok()?;
+    Some(ns / 1e9)
+}
+
+fn per_cpu(bytes: f64, c0: Option<f64>) -> String {
+    match (c0, cpu_s()) {
+        (Some(a), Some(b)) if b > a => format!(", {:.1} MB per CPU-second", bytes / (b - a) / 1e6),
+        _ => String::new(),
+    }
+}
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -30,6 +46,8 @@ fn main() {
     let seconds: f64 = flag("--seconds")
         .and_then(|s| s.parse().ok())
         .unwrap_or(3.0);
+    // fixed pass count instead of a time budget (for `perf stat` comparisons)
+    let fixed: Option<u32> = flag("--passes").and_then(|s| s.parse().ok());
     let texts: Vec<String> = load_rows(&path).into_iter().map(|r| r.text).collect();
     let bytes: usize = texts.iter().map(|t| t.len()).sum();
 
@@ -53,10 +71,11 @@ fn main() {
 
     // ------------------------------------------------ throughput, full analysis
     let budget = Duration::from_secs_f64(seconds);
+    let c0 = cpu_s();
     let start = Instant::now();
     let mut passes = 0u32;
     let mut frags = 0usize;
-    while start.elapsed() < budget || passes == 0 {
+    while fixed.map_or(start.elapsed() < budget, |n| passes < n) || passes == 0 {
         for t in &texts {
             let a = kalei_analysis::analyze(black_box(t));
             frags += a.fragments.len();
@@ -67,15 +86,17 @@ fn main() {
     let mbs = bytes as f64 * passes as f64 / el / 1e6;
     let tps = texts.len() as f64 * passes as f64 / el;
     println!(
-        "full analysis: {} texts, {:.2} MB per pass, {passes} passes in {el:.2} s → {mbs:.1} MB/s per core, {tps:.0} texts/s (fragments seen {frags})",
+        "full analysis: {} texts, {:.2} MB per pass, {passes} passes in {el:.2} s → {mbs:.1} MB/s per core, {tps:.0} texts/s (fragments seen {frags}){}",
         texts.len(),
-        bytes as f64 / 1e6
+        bytes as f64 / 1e6,
+        per_cpu(bytes as f64 * passes as f64, c0)
     );
 
     // ------------------------------------------------ crisis fast path alone
+    let c0 = cpu_s();
     let start = Instant::now();
     let mut passes = 0u32;
-    while start.elapsed() < budget / 2 || passes == 0 {
+    while fixed.map_or(start.elapsed() < budget / 2, |n| passes < n) || passes == 0 {
         for t in &texts {
             black_box(kalei_analysis::detect_crisis(black_box(t)));
         }
@@ -83,13 +104,15 @@ fn main() {
     }
     let el = start.elapsed().as_secs_f64();
     println!(
-        "detect_crisis only: {:.1} MB/s per core",
-        bytes as f64 * passes as f64 / el / 1e6
+        "detect_crisis only: {:.1} MB/s per core{}",
+        bytes as f64 * passes as f64 / el / 1e6,
+        per_cpu(bytes as f64 * passes as f64, c0)
     );
 
+    let c0 = cpu_s();
     let start = Instant::now();
     let mut passes = 0u32;
-    while start.elapsed() < budget / 2 || passes == 0 {
+    while fixed.map_or(start.elapsed() < budget / 2, |n| passes < n) || passes == 0 {
         for t in &texts {
             black_box(kalei_analysis::detect_fragments(black_box(t)));
         }
@@ -97,8 +120,9 @@ fn main() {
     }
     let el = start.elapsed().as_secs_f64();
     println!(
-        "detect_fragments only: {:.1} MB/s per core",
-        bytes as f64 * passes as f64 / el / 1e6
+        "detect_fragments only: {:.1} MB/s per core{}",
+        bytes as f64 * passes as f64 / el / 1e6,
+        per_cpu(bytes as f64 * passes as f64, c0)
     );
 
     // ------------------------------------------------ latency of 2,000-char entries

@@ -14,7 +14,8 @@ fn main() {
     let mut p = kalei_analysis::profile_distortion_rules(&refs);
     let total: f64 = p.iter().map(|x| x.3).sum();
     p.sort_by(|a, b| b.3.total_cmp(&a.3));
-    println!("total regex time {:.1} ms", total * 1e3);
+    let runs: u64 = p.iter().map(|x| x.2 as u64).sum();
+    println!("total regex time {:.1} ms, {runs} rule runs", total * 1e3);
     for (i, (t, anc, runs, s)) in p.iter().take(25).enumerate() {
         println!(
             "{i:>2} {:<22} runs {runs:>6} {:>7.2} ms  [{}]",

@@ -11,6 +11,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
+use crate::gate::{Present, MAX_SETS};
 use crate::lexicon::FxMap;
 use crate::patterns::{anchor_words, compile};
 use crate::text::Doc;
@@ -213,6 +214,7 @@ const RULES: &[RuleSrc] = &[
 
 struct Compiled {
     rules: Vec<Rule>,
+    gates: crate::gate::Gates,
     /// word → bitset of rules that use it as an anchor
     anchors: FxMap<[u64; 4]>,
 }
@@ -232,7 +234,12 @@ static COMPILED: LazyLock<Compiled> = LazyLock::new(|| {
             anchors.entry(w).or_default()[i / 64] |= 1u64 << (i % 64);
         }
     }
-    Compiled { rules, anchors }
+    let gates = crate::gate::Gates::new(RULES.iter().map(|r| r.3));
+    Compiled {
+        rules,
+        gates,
+        anchors,
+    }
 });
 
 /// Forces compilation of every pattern (used by benchmarks and servers at start).
@@ -267,7 +274,12 @@ pub(crate) fn profile(texts: &[&str]) -> Vec<(D, &'static str, u32, f64)> {
         let doc = Doc::new(t);
         for s in &doc.sentences {
             let mut mask = [0u64; 4];
+            let mut present: Present = [0; MAX_SETS / 64];
             for i in s.t0..s.t1 {
+                if !doc.tokens[i].is_word {
+                    continue;
+                }
+                c.gates.mark_token(doc.word(i), &mut present);
                 if let Some(m) = c.anchors.get(doc.word(i)) {
                     for k in 0..4 {
                         mask[k] |= m[k];
@@ -277,7 +289,7 @@ pub(crate) fn profile(texts: &[&str]) -> Vec<(D, &'static str, u32, f64)> {
             let (a, b) = doc.sentence_range(s);
             let slice = &doc.norm[a..b];
             for r in 0..c.rules.len() {
-                if mask[r / 64] & (1u64 << (r % 64)) != 0 {
+                if mask[r / 64] & (1u64 << (r % 64)) != 0 && c.gates.open(r, &present) {
                     let st = std::time::Instant::now();
                     std::hint::black_box(c.rules[r].re.find_iter(slice).count());
                     secs[r] += st.elapsed().as_secs_f64();
@@ -307,15 +319,33 @@ pub(crate) fn detect(doc: &Doc) -> Vec<Fragment> {
 }
 
 pub(crate) fn detect_min(doc: &Doc, min: f32) -> Vec<Fragment> {
+    let cands = candidates(doc);
+    if cands.is_empty() {
+        return Vec::new();
+    }
+    build_fragments(doc, cands, min)
+}
+
+/// Document-level evidence features (evaluation tooling).
+pub(crate) fn features(doc: &Doc) -> Vec<(&'static str, f32)> {
+    let spans = merge_spans(doc, candidates(doc));
+    let f = doc_features(doc, &spans);
+    FEATURE_NAMES.iter().copied().zip(f).collect()
+}
+
+fn candidates(doc: &Doc) -> Vec<Cand> {
     let c = &*COMPILED;
     let mut cands: Vec<Cand> = Vec::new();
     for (si, s) in doc.sentences.iter().enumerate() {
         let mut mask = [0u64; 4];
+        let mut present: Present = [0; MAX_SETS / 64];
         for i in s.t0..s.t1 {
             if !doc.tokens[i].is_word {
                 continue;
             }
-            if let Some(m) = c.anchors.get(doc.word(i)) {
+            let w = doc.word(i);
+            c.gates.mark_token(w, &mut present);
+            if let Some(m) = c.anchors.get(w) {
                 for k in 0..4 {
                     mask[k] |= m[k];
                 }
@@ -331,6 +361,9 @@ pub(crate) fn detect_min(doc: &Doc, min: f32) -> Vec<Fragment> {
             while bits != 0 {
                 let r = k * 64 + bits.trailing_zeros() as usize;
                 bits &= bits - 1;
+                if !c.gates.open(r, &present) {
+                    continue;
+                }
                 let rule = &c.rules[r];
                 for m in rule.re.find_iter(slice) {
                     let ms = m.as_str();
@@ -357,10 +390,7 @@ pub(crate) fn detect_min(doc: &Doc, min: f32) -> Vec<Fragment> {
             }
         }
     }
-    if cands.is_empty() {
-        return Vec::new();
-    }
-    build_fragments(doc, cands, min)
+    cands
 }
 
 /// A fragment under construction: token span and accumulated evidence.
@@ -373,7 +403,7 @@ struct Span {
     miss: f32,
 }
 
-fn build_fragments(doc: &Doc, mut cands: Vec<Cand>, min: f32) -> Vec<Fragment> {
+fn merge_spans(doc: &Doc, mut cands: Vec<Cand>) -> Vec<Span> {
     cands.sort_by(|x, y| x.sent.cmp(&y.sent).then(x.m0.cmp(&y.m0)));
     let mut spans: Vec<Span> = Vec::new();
     for cd in &cands {
@@ -403,6 +433,131 @@ fn build_fragments(doc: &Doc, mut cands: Vec<Cand>, min: f32) -> Vec<Fragment> {
             miss: 1.0,
         });
     }
+    spans
+}
+
+const FEATURE_NAMES: [&str; NF] = [
+    "max_base",
+    "n50",
+    "n65",
+    "ntypes",
+    "words",
+    "fp_rate",
+    "tp_rate",
+    "neg_rate",
+    "pos_rate",
+    "abs_rate",
+    "feel_like",
+    "should",
+    "questions",
+    "advice",
+    "digits",
+    "you_rate",
+    "i_rate",
+    "neg_fp",
+    "think",
+];
+const NF: usize = 19;
+
+fn doc_features(doc: &Doc, spans: &[Span]) -> [f32; NF] {
+    let mut f = [0f32; NF];
+    let mut types = 0u16;
+    for sp in spans {
+        let b = 1.0 - (1.0 - sp.best_conf) * sp.miss;
+        f[0] = f[0].max(b);
+        if b >= 0.5 {
+            f[1] += 1.0;
+            types |= 1 << (sp.best as u16);
+        }
+        if b >= 0.65 {
+            f[2] += 1.0;
+        }
+    }
+    f[3] = types.count_ones() as f32;
+    let toks = &doc.tokens;
+    let mut words = 0f32;
+    for s in &doc.sentences {
+        let mut has_fp = false;
+        let mut neg = false;
+        for i in s.t0..s.t1 {
+            let t = &toks[i];
+            let w = doc.word(i);
+            if !t.is_word {
+                if w == "?" {
+                    f[12] += 1.0;
+                }
+                continue;
+            }
+            words += 1.0;
+            match w {
+                "i" | "me" | "my" | "myself" | "mine" => {
+                    f[5] += 1.0;
+                    has_fp = true;
+                    if w == "i" {
+                        f[16] += 1.0;
+                    }
+                }
+                "he" | "she" | "him" | "her" | "his" | "they" | "them" | "their" | "hers" => {
+                    f[6] += 1.0
+                }
+                "always" | "never" | "everyone" | "everybody" | "nobody" | "nothing"
+                | "everything" | "anyone" | "ever" | "completely" | "totally" => f[9] += 1.0,
+                "should" | "must" | "supposed" => f[11] += 1.0,
+                "you" | "your" => f[15] += 1.0,
+                "feel" | "felt" | "feels" => {
+                    if i + 1 < s.t1 && matches!(doc.word(i + 1), "like" | "that" | "as") {
+                        f[10] += 1.0;
+                    }
+                }
+                "think" | "thought" | "believe" => f[18] += 1.0,
+                "what" | "how" | "is" | "any" | "can" => {
+                    let n1 = if i + 1 < s.t1 { doc.word(i + 1) } else { "" };
+                    let n2 = if i + 2 < s.t1 { doc.word(i + 2) } else { "" };
+                    if matches!(
+                        (w, n1, n2),
+                        ("what", "should", "i")
+                            | ("what", "can", "i")
+                            | ("what", "do", "i")
+                            | ("how", "can", "i")
+                            | ("how", "do", "i")
+                            | ("how", "should", "i")
+                            | ("is", "it", "normal")
+                            | ("is", "this", "normal")
+                            | ("any", "advice", _)
+                            | ("can", "you", _)
+                    ) {
+                        f[13] += 1.0;
+                    }
+                }
+                _ => {}
+            }
+            if w.bytes().all(|b| b.is_ascii_digit()) {
+                f[14] += 1.0;
+            }
+            if let Some(e) = t.entry {
+                if e.valence <= -1.0 {
+                    f[7] += 1.0;
+                    neg = true;
+                } else if e.valence >= 1.0 {
+                    f[8] += 1.0;
+                }
+            }
+        }
+        if has_fp && neg {
+            f[17] += 1.0;
+        }
+    }
+    let n = words.max(1.0);
+    f[4] = words;
+    for k in [5, 6, 7, 8, 9, 14, 15, 16] {
+        f[k] /= n;
+    }
+    f[17] /= (doc.sentences.len() as f32).max(1.0);
+    f
+}
+
+fn build_fragments(doc: &Doc, cands: Vec<Cand>, min: f32) -> Vec<Fragment> {
+    let spans = merge_spans(doc, cands);
     // Distorted thinking tends to come in clusters: each further span with
     // evidence in the same text makes every span a little more credible.
     let base: Vec<f32> = spans

@@ -19,6 +19,7 @@ use std::str::FromStr;
 mod affect;
 mod crisis;
 mod distortions;
+mod gate;
 mod lexicon;
 mod patterns;
 pub mod templates;
@@ -332,6 +333,15 @@ pub fn detect_fragments_min(input: &str, min_confidence: f32) -> Vec<Fragment> {
     let mut doc = text::Doc::new(input);
     doc.lookup_all();
     distortions::detect_min(&doc, min_confidence)
+}
+
+/// Document-level evidence features of the distortion stage (evaluation
+/// tooling only).
+#[doc(hidden)]
+pub fn distortion_features(input: &str) -> Vec<(&'static str, f32)> {
+    let mut doc = text::Doc::new(input);
+    doc.lookup_all();
+    distortions::features(&doc)
 }
 
 /// Per-rule cost profile of the distortion patterns (benchmark tooling).

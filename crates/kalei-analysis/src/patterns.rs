@@ -32,6 +32,11 @@ pub(crate) const MACROS: &[(&str, &str)] = &[
 ];
 
 pub(crate) fn expand(src: &str) -> String {
+    expand_macros(src).replace(r"\b", r"(?-u:\b)")
+}
+
+/// Macros expanded, `\b` left as written.
+pub(crate) fn expand_macros(src: &str) -> String {
     let mut s = src.to_string();
     // macros may contain other macros only in the order given
     for _ in 0..2 {
@@ -41,7 +46,7 @@ pub(crate) fn expand(src: &str) -> String {
             }
         }
     }
-    s.replace(r"\b", r"(?-u:\b)")
+    s
 }
 
 pub(crate) fn compile(src: &str) -> Regex {
