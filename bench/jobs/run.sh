@@ -12,7 +12,7 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 PG_URL="${PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
-JOBS="${JOBS:-50000}"
+JOBS="${JOBS:-20000}"
 SECONDS_PER="${SECONDS_PER:-10}"
 RATE="${RATE:-1000}"
 CONC="${CONC:-32,256}"
@@ -20,7 +20,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
 
 mkdir -p "$here/results"
 out="$here/results/$(date -u +%Y%m%dT%H%M%SZ).jsonl"
-echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB; $(psql "$PG_URL" -Atc 'select version()' | cut -d' ' -f1-2)" | tee "$out.txt"
+echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB; $(psql "$PG_URL" -Atc 'select version()' | cut -d' ' -f1-2); node $(node --version); load average at start: $(cut -d' ' -f1-3 /proc/loadavg)" | tee "$out.txt"
 
 (cd "$root" && cargo build --release -q -p kalei-store --example queue_bench)
 bench="$CARGO_TARGET_DIR/release/examples/queue_bench"
@@ -37,23 +37,26 @@ done
 python3 - "$out" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
-def get(**kw):
-    for r in rows:
-        if all(r.get(k) == v for k, v in kw.items()):
-            return r
 print("\nsummary")
 for r in rows:
-    sysname = r.get("system", "kalei")
-    extra = {k: r[k] for k in ("clients", "batch", "concurrency", "mode", "rate") if k in r}
-    val = r.get("jobs_per_sec")
-    lat = f" p50={r['p50_ms']}ms p99={r['p99_ms']}ms" if "p99_ms" in r else ""
-    print(f"  {sysname:24} {r['backend']:8} {r['scenario']:26} {extra} {val if val is not None else ''}{lat}")
+    name = r.get("system", "kalei")
+    extra = " ".join(f"{k}={r[k]}" for k in ("clients", "batch", "concurrency", "mode", "rate") if k in r)
+    if "p99_ms" in r:
+        val = f"p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms"
+        if "after_commit_p99_ms" in r:
+            val += f" (after commit: p50 {r['after_commit_p50_ms']:.2f}, p99 {r['after_commit_p99_ms']:.2f})"
+    else:
+        val = f"{r['jobs_per_sec']:.0f} jobs/s"
+    print(f"  {name:24} {r['backend']:8} {r['scenario']:26} {extra:18} {val}")
 for c in sorted({r["concurrency"] for r in rows if r["scenario"] == "drain"}):
-    k = get(scenario="drain", backend="postgres", concurrency=c, **{})
-    k = next((r for r in rows if r["scenario"] == "drain" and r["backend"] == "postgres" and r.get("concurrency") == c and "system" not in r), None)
+    k = next((r for r in rows if r["scenario"] == "drain" and r["backend"] == "postgres"
+              and r.get("concurrency") == c and "system" not in r), None)
     for mode in ("unbatched", "batched"):
-        g = next((r for r in rows if r.get("system", "").startswith("graphile") and r.get("concurrency") == c and r.get("mode") == mode), None)
+        g = next((r for r in rows if r.get("system", "").startswith("graphile")
+                  and r.get("concurrency") == c and r.get("mode") == mode), None)
         if k and g and g["jobs_per_sec"]:
-            print(f"  ratio kalei/graphile-worker({mode}) at concurrency {c}: {k['jobs_per_sec'] / g['jobs_per_sec']:.2f}x")
+            print(f"  ratio kalei / graphile-worker ({mode}) at concurrency {c}: "
+                  f"{k['jobs_per_sec'] / g['jobs_per_sec']:.2f}x")
 PY
+echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$out.txt"
 echo "results: $out"

@@ -53,6 +53,7 @@ struct Args {
     rate: u64,
     keep: bool,
     bulk_batch: usize,
+    prefetch: Option<usize>,
 }
 
 fn parse_args() -> Args {
@@ -65,6 +66,7 @@ fn parse_args() -> Args {
         rate: 1000,
         keep: false,
         bulk_batch: 1000,
+        prefetch: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
@@ -78,6 +80,7 @@ fn parse_args() -> Args {
             "--rate" => a.rate = v().parse().unwrap(),
             "--keep" => a.keep = true,
             "--bulk-batch" => a.bulk_batch = v().parse().unwrap(),
+            "--prefetch" => a.prefetch = Some(v().parse().unwrap()),
             other => panic!("unknown argument {other}"),
         }
     }
@@ -144,9 +147,12 @@ async fn reset(db: &Db) {
     }
 }
 
+static PREFETCH: std::sync::OnceLock<Option<usize>> = std::sync::OnceLock::new();
+
 fn bench_config(concurrency: usize) -> WorkerConfig {
     WorkerConfig {
         queues: vec![QueueConfig::new("bench", concurrency)],
+        prefetch: *PREFETCH.get().unwrap_or(&None),
         leader: false,
         ..WorkerConfig::default()
     }
@@ -367,6 +373,7 @@ async fn main() {
         return;
     }
     let args = parse_args();
+    PREFETCH.set(args.prefetch).unwrap();
     let (db, url, backend) = fresh_db(&args).await;
     let jobs = Jobs::new(db.clone());
     eprintln!("queue_bench on {backend} ({url})");

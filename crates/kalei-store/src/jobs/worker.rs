@@ -183,10 +183,12 @@ pub struct WorkerConfig {
     pub default_concurrency: usize,
     /// Most jobs one claim takes.
     pub claim_batch: usize,
-    /// Jobs claimed ahead into a local buffer beyond `concurrency`, so the
-    /// next claim overlaps the running jobs (default: `min(concurrency, 100)`;
-    /// `Some(0)` claims only for free run slots). Buffered jobs are leased
-    /// and heartbeated like running ones, and handed back at shutdown.
+    /// Jobs claimed ahead into a local buffer beyond `concurrency`, so claims
+    /// overlap running jobs and come in large batches (default:
+    /// `max(concurrency, 128)` capped at `claim_batch`; `Some(0)` claims only
+    /// for free run slots, which spreads slow jobs more evenly over several
+    /// worker processes). Buffered jobs are leased and heartbeated like
+    /// running ones, and handed back unstarted at shutdown.
     pub prefetch: Option<usize>,
     /// Longest pause between polls of an idle queue. Polls start at
     /// `min_poll_interval` after work or a wake-up and double while idle.
@@ -612,7 +614,12 @@ struct Buffered {
 /// them as run permits (`concurrency`) free up. Returns how many claimed but
 /// unstarted jobs it handed back at shutdown.
 async fn fetch_loop(shared: Arc<Shared>, queue: QueueConfig) -> usize {
-    let prefetch = shared.config.prefetch.unwrap_or(queue.concurrency.min(100));
+    let prefetch = shared.config.prefetch.unwrap_or(
+        queue
+            .concurrency
+            .max(128)
+            .min(shared.config.claim_batch.max(1)),
+    );
     let slots = Arc::new(Semaphore::new(queue.concurrency + prefetch));
     let (buf_tx, mut buf_rx) = mpsc::unbounded_channel::<Buffered>();
     let claimer = tokio::spawn(claim_loop(
@@ -623,7 +630,8 @@ async fn fetch_loop(shared: Arc<Shared>, queue: QueueConfig) -> usize {
     ));
     let run = Arc::new(Semaphore::new(queue.concurrency));
     let mut stop = shared.stop.clone();
-    let mut unstarted: Vec<(String, String)> = Vec::new();
+    // Kept whole (with their slots) until the claimer has stopped.
+    let mut unstarted: Vec<Buffered> = Vec::new();
     loop {
         let next = tokio::select! {
             b = buf_rx.recv() => b,
@@ -637,18 +645,24 @@ async fn fetch_loop(shared: Arc<Shared>, queue: QueueConfig) -> usize {
         match permit {
             Some(p) if !shared.stopping() => spawn_job(&shared, b.job, p, b.slot, b.claimed_at),
             _ => {
-                unstarted.push((b.job.id, b.job.token));
+                unstarted.push(b);
                 break;
             }
         }
     }
-    // Stop: the claimer ends, and whatever it buffered goes back.
+    // Stop: no more buffer slots (a slot freed from here on must not let the
+    // claimer claim again), the claimer ends, whatever it buffered goes back.
+    slots.close();
     let _ = claimer.await;
     buf_rx.close();
     while let Some(b) = buf_rx.recv().await {
-        unstarted.push((b.job.id, b.job.token));
+        unstarted.push(b);
     }
-    hand_back(&shared, &unstarted).await
+    let pairs: Vec<(String, String)> = unstarted
+        .into_iter()
+        .map(|b| (b.job.id, b.job.token))
+        .collect();
+    hand_back(&shared, &pairs).await
 }
 
 async fn claim_loop(
