@@ -31,6 +31,7 @@ use super::backoff::RetryPolicy;
 use super::exec::{self, ClaimedJob};
 use super::scheduler::Scheduler;
 use super::{leader, telemetry, JobKind, JobState, Jobs};
+use crate::db::Db;
 use crate::error::{StoreError, StoreResult};
 
 /// What a handler asks for when it does not simply fail.
@@ -213,6 +214,11 @@ pub struct WorkerConfig {
     pub retention: Retention,
     pub prune_interval: Duration,
     pub gauge_interval: Duration,
+    /// Give the worker a small connection pool of its own (queues + 4
+    /// connections) for claims, results, heartbeats and maintenance, so they
+    /// never wait behind the application for a connection. Handlers still
+    /// use the application's pool.
+    pub dedicated_pool: bool,
 }
 
 impl Default for WorkerConfig {
@@ -237,6 +243,7 @@ impl Default for WorkerConfig {
             retention: Retention::default(),
             prune_interval: Duration::from_secs(60),
             gauge_interval: Duration::from_secs(10),
+            dedicated_pool: true,
         }
     }
 }
@@ -346,6 +353,7 @@ impl Worker {
         let (done_tx, done_rx) = mpsc::channel(config.completion_batch.max(1) * 8);
         let shared = Arc::new(Shared {
             jobs: self.jobs,
+            bk: std::sync::OnceLock::new(),
             registry: self.registry,
             config,
             running: Mutex::new(HashMap::new()),
@@ -404,6 +412,9 @@ struct RunningJob {
 
 struct Shared {
     jobs: Jobs,
+    /// The worker's own pool for its bookkeeping (see
+    /// [`WorkerConfig::dedicated_pool`]); set before any loop starts.
+    bk: std::sync::OnceLock<Db>,
     registry: Registry,
     config: WorkerConfig,
     /// Claimed jobs not yet handed to the completer: id → lease.
@@ -421,6 +432,9 @@ struct Shared {
 }
 
 impl Shared {
+    fn bk_db(&self) -> &Db {
+        self.bk.get().unwrap_or(self.jobs.db())
+    }
     fn now(&self) -> i64 {
         self.jobs.now_ms()
     }
@@ -459,6 +473,14 @@ async fn supervise(
     scheduler: Option<Scheduler>,
 ) -> ShutdownReport {
     let mut stop = shared.stop.clone();
+    let dedicated = if shared.config.dedicated_pool {
+        dedicated_pool(shared.jobs.db(), shared.config.queues.len()).await
+    } else {
+        None
+    };
+    if let Some(db) = &dedicated {
+        let _ = shared.bk.set(db.clone());
+    }
     let completer = tokio::spawn(completer(shared.clone(), done_rx));
     // Heartbeats and rescue run until the very end; they stop on `bg_stop`.
     let (bg_stop_tx, bg_stop_rx) = watch::channel(false);
@@ -542,12 +564,37 @@ async fn supervise(
     if let Some(m) = maintenance {
         let _ = m.await;
     }
+    if let Some(db) = dedicated {
+        db.close().await;
+    }
     let report = ShutdownReport {
         finished_in_grace: shared.finished_in_grace.load(Ordering::SeqCst),
         handed_back,
     };
     tracing::info!(worker = %shared.config.id, ?report, "job worker stopped");
     report
+}
+
+/// A small pool of the worker's own on the same database, so claims,
+/// results and heartbeats never queue behind the application's requests for
+/// a connection (a starved heartbeat would lose leases). `None` (use the
+/// shared pool) for in-memory SQLite or when connecting fails.
+async fn dedicated_pool(db: &Db, queues: usize) -> Option<Db> {
+    let url = db.pool().connect_options().database_url.to_string();
+    if url.contains(":memory:") || url.contains("mode=memory") {
+        return None;
+    }
+    let options = crate::db::DbOptions {
+        max_connections: (queues + 4) as u32,
+        ..crate::db::DbOptions::default()
+    };
+    match Db::connect(&url, &options).await {
+        Ok(db) => Some(db),
+        Err(e) => {
+            tracing::warn!(error = %e, "job worker: no pool of its own, sharing the application's");
+            None
+        }
+    }
 }
 
 /// Returns claimed jobs to `available` without counting the attempt.
@@ -559,8 +606,8 @@ async fn hand_back(shared: &Shared, jobs: &[(String, String)]) -> usize {
     let now = shared.now();
     for attempt in 0..3 {
         let result: StoreResult<usize> = async {
-            let _guard = super::write_guard(shared.jobs.db()).await;
-            let mut conn = shared.jobs.db().pool().acquire().await?;
+            let _guard = super::write_guard(shared.bk_db()).await;
+            let mut conn = shared.bk_db().pool().acquire().await?;
             let mut k = 0;
             for (id, token) in jobs {
                 if exec::finish(
@@ -694,7 +741,7 @@ async fn claim_loop(
         let token = crate::new_id();
         let now = shared.now();
         let claimed = match exec::claim(
-            shared.jobs.db(),
+            shared.bk_db(),
             &queue,
             want,
             &cfg.id,
@@ -897,9 +944,9 @@ async fn completer(shared: Arc<Shared>, mut rx: mpsc::Receiver<Done>) {
 }
 
 async fn flush(shared: &Shared, batch: &[Done]) -> StoreResult<()> {
-    let _guard = super::write_guard(shared.jobs.db()).await;
+    let _guard = super::write_guard(shared.bk_db()).await;
     let now = shared.now();
-    let mut tx = exec::begin_bookkeeping(shared.jobs.db()).await?;
+    let mut tx = exec::begin_bookkeeping(shared.bk_db()).await?;
     let completed: Vec<(&str, &str)> = batch
         .iter()
         .filter(|d| matches!(d.result, Ok(JobOutcome::Completed)))
@@ -1012,7 +1059,7 @@ async fn heartbeat_loop(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
         if tokens.is_empty() {
             continue;
         }
-        if let Err(e) = exec::heartbeat(shared.jobs.db(), &tokens, shared.now(), lease_ms).await {
+        if let Err(e) = exec::heartbeat(shared.bk_db(), &tokens, shared.now(), lease_ms).await {
             tracing::warn!(error = %e, "job heartbeat failed");
         }
     }
@@ -1021,7 +1068,7 @@ async fn heartbeat_loop(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
 async fn rescue_loop(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
     let every = shared.config.rescue_every();
     loop {
-        match exec::rescue(shared.jobs.db(), shared.now()).await {
+        match exec::rescue(shared.bk_db(), shared.now()).await {
             Ok(rescued) => {
                 for r in rescued {
                     tracing::warn!(queue = %r.queue, kind = %r.kind, state = %r.state, "rescued a job whose lease expired");
@@ -1059,7 +1106,7 @@ async fn maintenance_loop(
     loop {
         if last_renew.is_none_or(|t| t.elapsed() >= renew_every) {
             match leader::try_acquire(
-                shared.jobs.db(),
+                shared.bk_db(),
                 leader::JOBS_LEADER,
                 &cfg.id,
                 shared.now(),
@@ -1087,7 +1134,7 @@ async fn maintenance_loop(
                 }
             }
             if last_prune.is_none_or(|t| t.elapsed() >= cfg.prune_interval) {
-                match super::admin::prune(shared.jobs.db(), &cfg.retention, shared.now()).await {
+                match super::admin::prune(shared.bk_db(), &cfg.retention, shared.now()).await {
                     Ok(n) if n > 0 => tracing::info!(pruned = n, "pruned finished jobs"),
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "pruning jobs failed"),
@@ -1095,7 +1142,7 @@ async fn maintenance_loop(
                 last_prune = Some(Instant::now());
             }
             if last_gauges.is_none_or(|t| t.elapsed() >= cfg.gauge_interval) {
-                if let Err(e) = gauges.refresh(shared.jobs.db(), shared.now()).await {
+                if let Err(e) = gauges.refresh(shared.bk_db(), shared.now()).await {
                     tracing::warn!(error = %e, "refreshing job gauges failed");
                 }
                 last_gauges = Some(Instant::now());
@@ -1107,7 +1154,7 @@ async fn maintenance_loop(
         }
     }
     if is_leader {
-        let _ = leader::release(shared.jobs.db(), leader::JOBS_LEADER, &cfg.id).await;
+        let _ = leader::release(shared.bk_db(), leader::JOBS_LEADER, &cfg.id).await;
     }
 }
 
