@@ -40,6 +40,7 @@ pub struct AppInner {
     pub social: SocialVerifier,
     pub metrics: PrometheusHandle,
     pub cipher: Cipher,
+    pub billing: crate::billing::BillingVerifiers,
 }
 
 /// Cheap to clone; shared by every handler.
@@ -82,6 +83,8 @@ impl AppState {
             SocialVerifier::from_config(config.auth.apple.as_ref(), config.auth.google.as_ref())
                 .map_err(|e| anyhow::anyhow!(e))?;
         let cipher = load_cipher(&config, &db).await?;
+        let billing = crate::billing::BillingVerifiers::from_config(&config.billing)
+            .map_err(|e| anyhow::anyhow!(e))?;
         let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
         Ok(AppState(Arc::new(AppInner {
             jobs: Jobs::with_clock(db.clone(), clock.clone()),
@@ -93,6 +96,7 @@ impl AppState {
             social,
             metrics: crate::telemetry::metrics_handle(),
             cipher,
+            billing,
             config,
         })))
     }
@@ -196,6 +200,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::lens::router())
         .merge(crate::gallery::router())
         .merge(crate::entitlements::router())
+        .merge(crate::billing::router())
         .merge(crate::admin::router())
         .split_for_parts();
 

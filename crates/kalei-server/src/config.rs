@@ -62,6 +62,8 @@ pub struct Config {
     /// Limits per plan (`[plans.free]`, `[plans.prism]`, `[plans.prism_plus]`).
     pub plans: crate::entitlements::PlansConfig,
     pub encryption: EncryptionConfig,
+    /// Store notification verification (`[billing.apple]`, `[billing.google]`).
+    pub billing: crate::billing::BillingConfig,
 }
 
 /// Column encryption keys. Default: generated into `<data_dir>/encryption.keys`.
@@ -170,6 +172,7 @@ impl Default for Config {
             jobs: JobsConfig::default(),
             plans: crate::entitlements::PlansConfig::default(),
             encryption: EncryptionConfig::default(),
+            billing: crate::billing::BillingConfig::default(),
         }
     }
 }

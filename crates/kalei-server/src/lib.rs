@@ -6,6 +6,7 @@ pub mod analyze_cmd;
 pub mod app;
 pub mod audit;
 pub mod auth;
+pub mod billing;
 pub mod card;
 pub mod config;
 pub mod crypto;

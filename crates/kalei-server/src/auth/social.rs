@@ -47,16 +47,65 @@ fn bool_or_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Err
     })
 }
 
-struct ProviderKeys {
+/// One OIDC issuer's keys and our audiences: verifies its signed JWTs.
+pub struct OidcKeys {
     issuer: String,
     audiences: Vec<String>,
     jwks: JwkSet,
 }
 
+impl OidcKeys {
+    /// Loads the JWKS of `config` (inline or file). `name` is the setting's
+    /// path, for error messages.
+    pub fn from_config(name: &str, c: &SocialConfig) -> Result<Self, String> {
+        let text = match (&c.jwks, &c.jwks_file) {
+            (Some(inline), _) => inline.clone(),
+            (None, Some(path)) => std::fs::read_to_string(path).map_err(|e| {
+                format!(
+                    "invalid configuration: {name}.jwks_file {}: {e}",
+                    path.display()
+                )
+            })?,
+            (None, None) => {
+                return Err(format!(
+                    "invalid configuration: {name} needs jwks or jwks_file"
+                ))
+            }
+        };
+        let jwks: JwkSet = serde_json::from_str(&text)
+            .map_err(|e| format!("invalid configuration: {name}.jwks is not a JWKS: {e}"))?;
+        Ok(Self {
+            issuer: c.issuer.clone(),
+            audiences: c.audiences.clone(),
+            jwks,
+        })
+    }
+
+    /// Verifies signature (RS256/ES256, key by `kid`), issuer, audience and
+    /// expiry, and returns the claims.
+    pub fn verify<T: serde::de::DeserializeOwned>(&self, token: &str) -> Result<T, SocialError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| SocialError::Invalid)?;
+        if !matches!(header.alg, Algorithm::RS256 | Algorithm::ES256) {
+            return Err(SocialError::Invalid);
+        }
+        let kid = header.kid.ok_or(SocialError::Invalid)?;
+        let jwk = self.jwks.find(&kid).ok_or(SocialError::Invalid)?;
+        let key = DecodingKey::from_jwk(jwk).map_err(|_| SocialError::Invalid)?;
+        let mut validation = Validation::new(header.alg);
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_audience(&self.audiences);
+        validation.set_required_spec_claims(&["exp", "iss", "aud"]);
+        validation.leeway = 30;
+        jsonwebtoken::decode::<T>(token, &key, &validation)
+            .map(|d| d.claims)
+            .map_err(|_| SocialError::Invalid)
+    }
+}
+
 #[derive(Default)]
 pub struct SocialVerifier {
-    apple: Option<ProviderKeys>,
-    google: Option<ProviderKeys>,
+    apple: Option<OidcKeys>,
+    google: Option<OidcKeys>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -70,32 +119,13 @@ impl SocialVerifier {
         apple: Option<&SocialConfig>,
         google: Option<&SocialConfig>,
     ) -> Result<Self, String> {
-        let load = |name: &str, c: Option<&SocialConfig>| -> Result<Option<ProviderKeys>, String> {
-            let Some(c) = c else { return Ok(None) };
-            let text = match (&c.jwks, &c.jwks_file) {
-                (Some(inline), _) => inline.clone(),
-                (None, Some(path)) => std::fs::read_to_string(path).map_err(|e| {
-                    format!(
-                        "invalid configuration: auth.{name}.jwks_file {}: {e}",
-                        path.display()
-                    )
-                })?,
-                (None, None) => {
-                    return Err(format!("invalid configuration: auth.{name} needs jwks"))
-                }
-            };
-            let jwks: JwkSet = serde_json::from_str(&text).map_err(|e| {
-                format!("invalid configuration: auth.{name}.jwks is not a JWKS: {e}")
-            })?;
-            Ok(Some(ProviderKeys {
-                issuer: c.issuer.clone(),
-                audiences: c.audiences.clone(),
-                jwks,
-            }))
-        };
         Ok(Self {
-            apple: load("apple", apple)?,
-            google: load("google", google)?,
+            apple: apple
+                .map(|c| OidcKeys::from_config("auth.apple", c))
+                .transpose()?,
+            google: google
+                .map(|c| OidcKeys::from_config("auth.google", c))
+                .transpose()?,
         })
     }
 
@@ -104,26 +134,11 @@ impl SocialVerifier {
         provider: Provider,
         id_token: &str,
     ) -> Result<IdentityClaims, SocialError> {
-        let keys = match provider {
+        match provider {
             Provider::Apple => self.apple.as_ref(),
             Provider::Google => self.google.as_ref(),
         }
-        .ok_or(SocialError::NotConfigured)?;
-        let header = jsonwebtoken::decode_header(id_token).map_err(|_| SocialError::Invalid)?;
-        // Providers sign with RS256 (ES256 allowed for self-hosted OIDC).
-        if !matches!(header.alg, Algorithm::RS256 | Algorithm::ES256) {
-            return Err(SocialError::Invalid);
-        }
-        let kid = header.kid.ok_or(SocialError::Invalid)?;
-        let jwk = keys.jwks.find(&kid).ok_or(SocialError::Invalid)?;
-        let key = DecodingKey::from_jwk(jwk).map_err(|_| SocialError::Invalid)?;
-        let mut validation = Validation::new(header.alg);
-        validation.set_issuer(&[&keys.issuer]);
-        validation.set_audience(&keys.audiences);
-        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        validation.leeway = 30;
-        jsonwebtoken::decode::<IdentityClaims>(id_token, &key, &validation)
-            .map(|d| d.claims)
-            .map_err(|_| SocialError::Invalid)
+        .ok_or(SocialError::NotConfigured)?
+        .verify(id_token)
     }
 }

@@ -5,6 +5,7 @@ mod helpers;
 
 mod admin;
 mod auth;
+mod billing;
 mod cli;
 mod conventions;
 mod ops;
