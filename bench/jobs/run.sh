@@ -33,6 +33,16 @@ for c in ${CONC//,/ }; do
     node "$here/graphile/graphile_bench.mjs" "$PG_URL" "$JOBS" "$c" "$mode" | tee -a "$out"
   done
 done
+# The same with every commit of the bench databases asynchronous: what the
+# queues do when this machine's fsync (several ms) is taken out.
+if [ "${ASYNC_PASS:-1}" = 1 ]; then
+  "$bench" --db "$PG_URL" --pg-async-commit --jobs "$JOBS" --seconds "$SECONDS_PER" --rate "$RATE" --concurrency "$CONC" | tee -a "$out"
+  for c in ${CONC//,/ }; do
+    for mode in unbatched batched; do
+      node "$here/graphile/graphile_bench.mjs" "$PG_URL" "$JOBS" "$c" "$mode" async | tee -a "$out"
+    done
+  done
+fi
 
 python3 - "$out" <<'PY'
 import json, sys
@@ -47,16 +57,18 @@ for r in rows:
             val += f" (after commit: p50 {r['after_commit_p50_ms']:.2f}, p99 {r['after_commit_p99_ms']:.2f})"
     else:
         val = f"{r['jobs_per_sec']:.0f} jobs/s"
-    print(f"  {name:24} {r['backend']:8} {r['scenario']:26} {extra:18} {val}")
-for c in sorted({r["concurrency"] for r in rows if r["scenario"] == "drain"}):
-    k = next((r for r in rows if r["scenario"] == "drain" and r["backend"] == "postgres"
-              and r.get("concurrency") == c and "system" not in r), None)
-    for mode in ("unbatched", "batched"):
-        g = next((r for r in rows if r.get("system", "").startswith("graphile")
-                  and r.get("concurrency") == c and r.get("mode") == mode), None)
-        if k and g and g["jobs_per_sec"]:
-            print(f"  ratio kalei / graphile-worker ({mode}) at concurrency {c}: "
-                  f"{k['jobs_per_sec'] / g['jobs_per_sec']:.2f}x")
+    print(f"  {name:24} {r['backend']:23} {r['scenario']:26} {extra:30} {val}")
+for backend in ("postgres", "postgres(async commit)"):
+    for c in sorted({r["concurrency"] for r in rows if r["scenario"] == "drain"}):
+        k = next((r for r in rows if r["scenario"] == "drain" and r["backend"] == backend
+                  and r.get("concurrency") == c and "system" not in r), None)
+        for mode in ("unbatched", "batched"):
+            g = next((r for r in rows if r.get("system", "").startswith("graphile")
+                      and r["backend"] == backend and r.get("concurrency") == c
+                      and r.get("mode") == mode), None)
+            if k and g and g["jobs_per_sec"]:
+                print(f"  ratio kalei / graphile-worker ({mode}) on {backend} at concurrency {c}: "
+                      f"{k['jobs_per_sec'] / g['jobs_per_sec']:.2f}x")
 PY
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$out.txt"
 echo "results: $out"

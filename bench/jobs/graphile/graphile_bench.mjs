@@ -1,13 +1,16 @@
 // graphile-worker side of the job-queue benchmark: N no-op jobs inserted in
 // one statement, then drained by one worker process at the given
 // concurrency; prints one JSON line. Usage:
-//   node graphile_bench.mjs <admin-url> <jobs> <concurrency> <unbatched|batched>
+//   node graphile_bench.mjs <admin-url> <jobs> <concurrency> <unbatched|batched> [async]
+// `async` sets synchronous_commit = off on the bench database (as
+// queue_bench --pg-async-commit does), to separate the queue from fsync.
 // Uses its own database `graphile_bench` (recreated per run) on the same
 // Postgres as queue_bench. Bounded: gives up after 120 s.
 import pg from "pg";
 import { run, Logger } from "graphile-worker";
 
-const [adminUrl, jobsArg, concArg, mode] = process.argv.slice(2);
+const [adminUrl, jobsArg, concArg, mode, commitMode] = process.argv.slice(2);
+const asyncCommit = commitMode === "async";
 const jobs = Number(jobsArg ?? 50000);
 const concurrency = Number(concArg ?? 32);
 const batched = mode === "batched";
@@ -20,6 +23,9 @@ async function recreate() {
   await admin.connect();
   await admin.query("DROP DATABASE IF EXISTS graphile_bench WITH (FORCE)");
   await admin.query("CREATE DATABASE graphile_bench");
+  if (asyncCommit) {
+    await admin.query("ALTER DATABASE graphile_bench SET synchronous_commit = off");
+  }
   await admin.end();
 }
 
@@ -75,7 +81,7 @@ await pool.end();
 const completed = jobs - rows[0].n;
 console.log(
   JSON.stringify({
-    backend: "postgres",
+    backend: asyncCommit ? "postgres(async commit)" : "postgres",
     system: "graphile-worker@0.17.3",
     scenario: "drain",
     mode: batched ? "batched" : "unbatched",

@@ -54,6 +54,7 @@ struct Args {
     keep: bool,
     bulk_batch: usize,
     prefetch: Option<usize>,
+    pg_async_commit: bool,
 }
 
 fn parse_args() -> Args {
@@ -67,6 +68,7 @@ fn parse_args() -> Args {
         keep: false,
         bulk_batch: 1000,
         prefetch: None,
+        pg_async_commit: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
@@ -81,6 +83,9 @@ fn parse_args() -> Args {
             "--keep" => a.keep = true,
             "--bulk-batch" => a.bulk_batch = v().parse().unwrap(),
             "--prefetch" => a.prefetch = Some(v().parse().unwrap()),
+            // Bench database only: every commit asynchronous, to separate the
+            // queue from this machine's fsync latency.
+            "--pg-async-commit" => a.pg_async_commit = true,
             other => panic!("unknown argument {other}"),
         }
     }
@@ -126,6 +131,12 @@ async fn fresh_db(args: &Args) -> (Db, String, &'static str) {
             .execute(admin.pool())
             .await
             .unwrap();
+        if args.pg_async_commit {
+            sqlx::query("ALTER DATABASE kalei_bench_jobs SET synchronous_commit = off")
+                .execute(admin.pool())
+                .await
+                .unwrap();
+        }
         admin.close().await;
         let url = replace_database(&args.db, "kalei_bench_jobs");
         let db = Db::connect(&url, &opts).await.unwrap();
@@ -375,6 +386,11 @@ async fn main() {
     let args = parse_args();
     PREFETCH.set(args.prefetch).unwrap();
     let (db, url, backend) = fresh_db(&args).await;
+    let backend: &'static str = if backend == "postgres" && args.pg_async_commit {
+        "postgres(async commit)"
+    } else {
+        backend
+    };
     let jobs = Jobs::new(db.clone());
     eprintln!("queue_bench on {backend} ({url})");
     if args.only.iter().any(|o| o == "enqueue") {
@@ -395,7 +411,7 @@ async fn main() {
         latency(&jobs, &url, backend, args.rate, args.seconds, true).await;
     }
     db.close().await;
-    if backend == "postgres" && !args.keep {
+    if backend.starts_with("postgres") && !args.keep {
         let admin = Db::connect(&args.db, &DbOptions::default()).await.unwrap();
         let _ = sqlx::query("DROP DATABASE IF EXISTS kalei_bench_jobs WITH (FORCE)")
             .execute(admin.pool())
