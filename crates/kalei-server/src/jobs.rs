@@ -136,6 +136,16 @@ pub fn registry(state: &AppState) -> Registry {
             Ok(JobOutcome::Completed)
         }
     });
+    let s = state.clone();
+    registry.register::<SessionAnalysis, _, _>(move |_ctx, payload| {
+        let s = s.clone();
+        async move { crate::spectrum::analyse_session(&s, &payload).await }
+    });
+    let s = state.clone();
+    registry.register::<TurnAnalysis, _, _>(move |_ctx, payload| {
+        let s = s.clone();
+        async move { crate::spectrum::analyse_turn(&s, &payload).await }
+    });
     registry
 }
 

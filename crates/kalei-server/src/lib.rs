@@ -25,6 +25,7 @@ pub mod ops;
 pub mod preferences;
 pub mod product;
 pub mod safety;
+pub mod spectrum;
 pub mod telemetry;
 pub mod time;
 pub mod turn;

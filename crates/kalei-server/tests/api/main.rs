@@ -11,3 +11,4 @@ mod conventions;
 mod ops;
 mod product;
 mod social;
+mod spectrum;
