@@ -62,7 +62,8 @@ impl Breaker {
     }
 
     fn gauge(&self, s: BreakerState) {
-        metrics::gauge!("kalei_ai_breaker_state", "target" => self.target.clone()).set(s.as_gauge());
+        metrics::gauge!("kalei_ai_breaker_state", "target" => self.target.clone())
+            .set(s.as_gauge());
     }
 
     pub fn state(&self, now_ms: i64) -> BreakerState {

@@ -240,16 +240,23 @@ mod tests {
     #[test]
     fn periods() {
         // 2026-12-31T23:00:00Z
-        let ms = Utc.with_ymd_and_hms(2026, 12, 31, 23, 0, 0).unwrap().timestamp_millis();
+        let ms = Utc
+            .with_ymd_and_hms(2026, 12, 31, 23, 0, 0)
+            .unwrap()
+            .timestamp_millis();
         assert_eq!(day_key(ms), "20261231");
         assert_eq!(month_key(ms), "202612");
         assert_eq!(
             next_period_start(BudgetKind::UserDailyTokens, ms),
-            Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).unwrap().timestamp_millis()
+            Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0)
+                .unwrap()
+                .timestamp_millis()
         );
         assert_eq!(
             next_period_start(BudgetKind::GlobalMonthlySpend, ms),
-            Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).unwrap().timestamp_millis()
+            Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0)
+                .unwrap()
+                .timestamp_millis()
         );
     }
 }

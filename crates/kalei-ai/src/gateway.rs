@@ -247,7 +247,7 @@ fn round2(x: f32) -> f64 {
 
 fn patterns(counts: &[(kalei_analysis::DistortionType, u32)]) -> Vec<Value> {
     let mut c: Vec<_> = counts.iter().filter(|(_, n)| *n > 0).collect();
-    c.sort_by(|a, b| b.1.cmp(&a.1));
+    c.sort_by_key(|x| std::cmp::Reverse(x.1));
     c.iter()
         .take(5)
         .map(|(d, n)| json!({"label": d.label(), "count": n}))
@@ -507,9 +507,7 @@ impl Gateway {
     // ---- the engine -------------------------------------------------------
 
     pub(crate) fn crisis_refusal(&self, spec: &Spec<'_>) -> Option<GatewayError> {
-        let flagged = spec
-            .analysis
-            .is_some_and(|a| a.crisis.level.bypasses())
+        let flagged = spec.analysis.is_some_and(|a| a.crisis.level.bypasses())
             || (!spec.input.is_empty()
                 && kalei_analysis::detect_crisis(spec.input).level.bypasses());
         if flagged {
@@ -651,7 +649,11 @@ impl Gateway {
             Some((sys, user))
                 if self.inner.cfg.cache.enabled && f.cacheable() && targets[0] != LOCAL =>
             {
-                let personal = if f.personal() { ctx.user_hash.as_str() } else { "" };
+                let personal = if f.personal() {
+                    ctx.user_hash.as_str()
+                } else {
+                    ""
+                };
                 let key = seed_hex(&[
                     f.as_str(),
                     &prompt_version,
@@ -681,7 +683,15 @@ impl Gateway {
             };
             let remote = self.inner.remotes[name].clone();
             match self
-                .try_remote::<T>(&mut ctx, &remote, sys, user, deadline, &spec, &prompt_version)
+                .try_remote::<T>(
+                    &mut ctx,
+                    &remote,
+                    sys,
+                    user,
+                    deadline,
+                    &spec,
+                    &prompt_version,
+                )
                 .await
             {
                 Ok((mut g, raw)) => {
@@ -723,7 +733,12 @@ impl Gateway {
         })
     }
 
-    pub(crate) fn reservation(&self, remote: &Remote, f: Feature, prompt_chars: usize) -> (i64, i64) {
+    pub(crate) fn reservation(
+        &self,
+        remote: &Remote,
+        f: Feature,
+        prompt_chars: usize,
+    ) -> (i64, i64) {
         let max_out = self.inner.cfg.routes.get(f).max_tokens as i64;
         let est_in = (prompt_chars / 3) as i64 + 16;
         let price = self
@@ -834,12 +849,24 @@ impl Gateway {
                 Ok(t) => t,
                 Err(which) => {
                     breaker.release(permit);
-                    self.meter(ctx, remote, None, None, "budget_denied", None, Duration::ZERO, prompt_version);
+                    self.meter(
+                        ctx,
+                        remote,
+                        None,
+                        None,
+                        "budget_denied",
+                        None,
+                        Duration::ZERO,
+                        prompt_version,
+                    );
                     return Err(TargetFail::Budget(which));
                 }
             };
             let timeout = Duration::from_millis(
-                remote.cfg.attempt_timeout_ms.unwrap_or(res.attempt_timeout_ms),
+                remote
+                    .cfg
+                    .attempt_timeout_ms
+                    .unwrap_or(res.attempt_timeout_ms),
             )
             .min(deadline - now);
             let msgs: Vec<(&str, &str)> = messages.iter().map(|(r, c)| (*r, c.as_str())).collect();
@@ -857,10 +884,21 @@ impl Gateway {
                     } else {
                         breaker.success(permit);
                     }
-                    self.meter(ctx, remote, None, None, e.outcome(), None, waited, prompt_version);
+                    self.meter(
+                        ctx,
+                        remote,
+                        None,
+                        None,
+                        e.outcome(),
+                        None,
+                        waited,
+                        prompt_version,
+                    );
                     if e.retryable() && retries < res.max_retries {
                         let wait = self.backoff(retries, e.retry_after());
-                        if e.retry_after().is_some_and(|w| w.as_millis() as u64 > res.max_retry_after_ms) {
+                        if e.retry_after()
+                            .is_some_and(|w| w.as_millis() as u64 > res.max_retry_after_ms)
+                        {
                             return Err(TargetFail::Failed(format!("{e}; Retry-After too long")));
                         }
                         if Instant::now() + wait >= deadline {
@@ -882,7 +920,16 @@ impl Gateway {
                     inner.budgets.reconcile(ticket, tokens, nanos).await;
                     match self.check::<T>(f, &c, spec) {
                         Ok((out, raw)) => {
-                            self.meter(ctx, remote, Some(&c), cost, "ok", None, waited, prompt_version);
+                            self.meter(
+                                ctx,
+                                remote,
+                                Some(&c),
+                                cost,
+                                "ok",
+                                None,
+                                waited,
+                                prompt_version,
+                            );
                             let usage = c
                                 .usage
                                 .as_ref()
@@ -907,7 +954,16 @@ impl Gateway {
                             return Ok((g, raw));
                         }
                         Err(p) => {
-                            self.meter(ctx, remote, Some(&c), cost, p.outcome(), None, waited, prompt_version);
+                            self.meter(
+                                ctx,
+                                remote,
+                                Some(&c),
+                                cost,
+                                p.outcome(),
+                                None,
+                                waited,
+                                prompt_version,
+                            );
                             tracing::warn!(target: "kalei_ai", feature = %f, ai_target = %remote.name, problem = %p.log_text(), repaired, "rejected model output");
                             if !repaired {
                                 repaired = true;
@@ -1104,7 +1160,8 @@ impl Gateway {
         metrics::counter!("kalei_ai_calls_total", "feature" => f, "outcome" => outcome, "target" => target.to_string())
             .increment(1);
         let overhead = ctx.started.elapsed().saturating_sub(ctx.provider_wait);
-        metrics::histogram!("kalei_ai_overhead_seconds", "feature" => f).record(overhead.as_secs_f64());
+        metrics::histogram!("kalei_ai_overhead_seconds", "feature" => f)
+            .record(overhead.as_secs_f64());
     }
 
     async fn cache_get<T: Output>(

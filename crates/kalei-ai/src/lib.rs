@@ -50,7 +50,7 @@ pub use gateway::{Gateway, InitError};
 pub use kalei_analysis::templates::{MicroAction, Reframe, ReframeStyle};
 pub use prompts::PromptRevision;
 pub use types::{
-    BudgetKind, Feature, FragmentsOutput, FragmentsRequest, Generated, GatewayError,
+    BudgetKind, Feature, FragmentsOutput, FragmentsRequest, GatewayError, Generated,
     InsightRequest, LensRequest, MirrorReframeRequest, ReflectionRequest, ReframesOutput,
     TextOutput, TurnEvent, TurnOutput, TurnRequest, Usage,
 };

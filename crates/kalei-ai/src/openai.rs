@@ -183,7 +183,9 @@ impl Chunk {
             .filter(|s| !s.is_empty())
     }
     pub fn finish_reason(&self) -> Option<&str> {
-        self.choices.first().and_then(|c| c.finish_reason.as_deref())
+        self.choices
+            .first()
+            .and_then(|c| c.finish_reason.as_deref())
     }
 }
 
@@ -197,11 +199,7 @@ pub(crate) struct SseDecoder {
 impl SseDecoder {
     pub fn feed(&mut self, bytes: &[u8], out: &mut Vec<String>) {
         self.buf.extend_from_slice(bytes);
-        loop {
-            let Some(pos) = find_event_end(&self.buf) else {
-                break;
-            };
-            let (end, sep) = pos;
+        while let Some((end, sep)) = find_event_end(&self.buf) {
             let event: Vec<u8> = self.buf.drain(..end + sep).collect();
             let text = String::from_utf8_lossy(&event[..end]);
             let mut data = String::new();
@@ -263,7 +261,10 @@ mod tests {
     #[test]
     fn retry_after_forms() {
         assert_eq!(parse_retry_after("2", 0), Some(Duration::from_secs(2)));
-        assert_eq!(parse_retry_after("0.5", 0), Some(Duration::from_millis(500)));
+        assert_eq!(
+            parse_retry_after("0.5", 0),
+            Some(Duration::from_millis(500))
+        );
         let now = chrono::DateTime::parse_from_rfc2822("Wed, 21 Oct 2015 07:28:00 GMT")
             .unwrap()
             .timestamp_millis();

@@ -113,7 +113,8 @@ impl Prompts {
     pub fn compile() -> Result<Self, String> {
         let mut env = Environment::new();
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
-        env.add_template("period", PERIOD).map_err(|e| e.to_string())?;
+        env.add_template("period", PERIOD)
+            .map_err(|e| e.to_string())?;
         let mut revisions = Vec::new();
         for t in TEMPLATES {
             let name = t.feature.as_str();

@@ -49,7 +49,10 @@ impl RuleSet {
             name,
             hint,
             set: RegexSet::new(&pats).expect("safety pattern"),
-            res: pats.iter().map(|p| Regex::new(p).expect("safety pattern")).collect(),
+            res: pats
+                .iter()
+                .map(|p| Regex::new(p).expect("safety pattern"))
+                .collect(),
         }
     }
 
@@ -240,22 +243,51 @@ mod tests {
     use kalei_analysis::{DistortionType, Emotions};
 
     fn rule(text: &str) -> Option<&'static str> {
-        check_output(Feature::Turn, &[text], &[]).err().map(|v| v.rule)
+        check_output(Feature::Turn, &[text], &[])
+            .err()
+            .map(|v| v.rule)
     }
 
     #[test]
     fn medical_and_harmful_advice_is_refused() {
         for (text, want) in [
-            ("Maybe try taking 50 mg of sertraline tonight.", "medical_advice"),
-            ("You could stop taking your meds for a while and see.", "medical_advice"),
-            ("It might help to increase your dose a little.", "medical_advice"),
-            ("It sounds like you have an anxiety disorder.", "medical_advice"),
-            ("You are clinically depressed, and that's okay.", "medical_advice"),
-            ("Have a drink to take the edge off tonight.", "harmful_content"),
-            ("Skipping meals can give you a sense of control.", "harmful_content"),
+            (
+                "Maybe try taking 50 mg of sertraline tonight.",
+                "medical_advice",
+            ),
+            (
+                "You could stop taking your meds for a while and see.",
+                "medical_advice",
+            ),
+            (
+                "It might help to increase your dose a little.",
+                "medical_advice",
+            ),
+            (
+                "It sounds like you have an anxiety disorder.",
+                "medical_advice",
+            ),
+            (
+                "You are clinically depressed, and that's okay.",
+                "medical_advice",
+            ),
+            (
+                "Have a drink to take the edge off tonight.",
+                "harmful_content",
+            ),
+            (
+                "Skipping meals can give you a sense of control.",
+                "harmful_content",
+            ),
             ("Call 555-123-4567 whenever you need to.", "harmful_content"),
-            ("Read more at https://example.com/help today.", "harmful_content"),
-            ("Some people cut themselves, but you could hurt yourself less.", "harmful_content"),
+            (
+                "Read more at https://example.com/help today.",
+                "harmful_content",
+            ),
+            (
+                "Some people cut themselves, but you could hurt yourself less.",
+                "harmful_content",
+            ),
         ] {
             assert_eq!(rule(text), Some(want), "{text}");
         }
@@ -276,8 +308,14 @@ mod tests {
     #[test]
     fn tone_rules() {
         for (text, want) in [
-            ("Everything happens for a reason, so try to see the lesson.", "toxic_positivity"),
-            ("Look on the bright side: tomorrow is another day.", "toxic_positivity"),
+            (
+                "Everything happens for a reason, so try to see the lesson.",
+                "toxic_positivity",
+            ),
+            (
+                "Look on the bright side: tomorrow is another day.",
+                "toxic_positivity",
+            ),
             ("Others have it much worse than you do.", "toxic_positivity"),
             ("Just relax and the feeling will pass.", "minimising"),
             ("It's just in your head, nothing more.", "minimising"),
@@ -304,12 +342,29 @@ mod tests {
     fn every_local_template_passes_the_rules() {
         let emotions = [
             Emotions::default(),
-            Emotions { fear: 0.6, valence: -0.5, ..Default::default() },
-            Emotions { sadness: 0.7, valence: -0.7, ..Default::default() },
-            Emotions { anger: 0.6, valence: -0.4, ..Default::default() },
-            Emotions { joy: 0.6, valence: 0.6, ..Default::default() },
+            Emotions {
+                fear: 0.6,
+                valence: -0.5,
+                ..Default::default()
+            },
+            Emotions {
+                sadness: 0.7,
+                valence: -0.7,
+                ..Default::default()
+            },
+            Emotions {
+                anger: 0.6,
+                valence: -0.4,
+                ..Default::default()
+            },
+            Emotions {
+                joy: 0.6,
+                valence: 0.6,
+                ..Default::default()
+            },
         ];
-        let mut ds: Vec<Option<DistortionType>> = DistortionType::ALL.iter().copied().map(Some).collect();
+        let mut ds: Vec<Option<DistortionType>> =
+            DistortionType::ALL.iter().copied().map(Some).collect();
         ds.push(None);
         for seed in 0..40u64 {
             for e in &emotions {
@@ -331,7 +386,10 @@ mod tests {
                     turn_impact: Some(-12.0),
                 };
                 for s in [t::weekly_insight(&p, seed), t::monthly_insight(&p, seed)] {
-                    assert!(check_output(Feature::SpectrumWeekly, &[&s], &[]).is_ok(), "{s}");
+                    assert!(
+                        check_output(Feature::SpectrumWeekly, &[&s], &[]).is_ok(),
+                        "{s}"
+                    );
                 }
                 let s = t::session_reflection(
                     &t::SessionSummary {
@@ -348,14 +406,20 @@ mod tests {
 
     #[test]
     fn insights_do_not_quote_the_user() {
-        let src = vec!["Today I felt like nobody at work even noticed I was there at all.".to_string()];
+        let src =
+            vec!["Today I felt like nobody at work even noticed I was there at all.".to_string()];
         let ok = "This week you wrote more often about work, and the feeling of being unseen came up twice.";
         assert!(check_output(Feature::SpectrumWeekly, &[ok], &src).is_ok());
         let bad = "You said that nobody at work even noticed you were there.";
-        assert!(check_output(Feature::SpectrumWeekly, &[bad], &src).is_ok(), "5 words may match");
+        assert!(
+            check_output(Feature::SpectrumWeekly, &[bad], &src).is_ok(),
+            "5 words may match"
+        );
         let bad = "You wrote: nobody at work even noticed I was there.";
         assert_eq!(
-            check_output(Feature::SpectrumWeekly, &[bad], &src).unwrap_err().rule,
+            check_output(Feature::SpectrumWeekly, &[bad], &src)
+                .unwrap_err()
+                .rule,
             "quotes_user_text"
         );
         // Turn does not apply the quote rule (it answers the thought itself).

@@ -9,7 +9,7 @@
 use std::collections::HashSet;
 
 use jsonschema::Validator;
-use kalei_analysis::templates::{ReframeStyle, MicroAction, Reframe};
+use kalei_analysis::templates::{MicroAction, Reframe, ReframeStyle};
 use kalei_analysis::{DistortionType, Fragment};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -265,7 +265,12 @@ impl Output for FragmentsOutput {
                     "fragments[{i}].quote is not an exact substring of the text"
                 ));
             };
-            check_len(&format!("fragments[{i}].explanation"), &f.explanation, 5, 400)?;
+            check_len(
+                &format!("fragments[{i}].explanation"),
+                &f.explanation,
+                5,
+                400,
+            )?;
             let start = input[..byte].chars().count();
             let end = start + q.chars().count();
             out.push(Fragment {
@@ -281,7 +286,10 @@ impl Output for FragmentsOutput {
         Ok(FragmentsOutput { fragments: out })
     }
     fn texts(&self) -> Vec<&str> {
-        self.fragments.iter().map(|f| f.explanation.as_str()).collect()
+        self.fragments
+            .iter()
+            .map(|f| f.explanation.as_str())
+            .collect()
     }
 }
 
@@ -297,7 +305,10 @@ mod tests {
             assert_eq!(v["additionalProperties"], json!(false), "{f}");
             let req = v["required"].as_array().unwrap().len();
             let props = v["properties"].as_object().unwrap().len();
-            assert_eq!(req, props, "strict mode needs every property required ({f})");
+            assert_eq!(
+                req, props,
+                "strict mode needs every property required ({f})"
+            );
         }
     }
 
@@ -314,10 +325,15 @@ mod tests {
         let mut dup = good.clone();
         dup["reframes"][1]["style"] = json!("evidence_check");
         assert!(s.validate(Feature::Turn, &dup).is_ok());
-        assert!(TurnOutput::parse(dup, "").unwrap_err().contains("different styles"));
+        assert!(TurnOutput::parse(dup, "")
+            .unwrap_err()
+            .contains("different styles"));
         let mut two = good.clone();
         two["reframes"].as_array_mut().unwrap().pop();
-        assert!(s.validate(Feature::Turn, &two).unwrap_err().contains("reframes"));
+        assert!(s
+            .validate(Feature::Turn, &two)
+            .unwrap_err()
+            .contains("reframes"));
         let mut mins = good;
         mins["micro_action"]["minutes"] = json!(90);
         assert!(s.validate(Feature::Turn, &mins).is_err());
@@ -333,7 +349,9 @@ mod tests {
         assert_eq!(o.fragments[0].end, 37);
         let bad = json!({"fragments": [{"type": "labeling", "quote": "I am a failure",
             "explanation": "A label for a whole person.", "confidence": 0.8}]});
-        assert!(FragmentsOutput::parse(bad, text).unwrap_err().contains("exact substring"));
+        assert!(FragmentsOutput::parse(bad, text)
+            .unwrap_err()
+            .contains("exact substring"));
     }
 
     #[test]

@@ -52,7 +52,9 @@ impl Gateway {
         let mut ctx = self.new_ctx(f, &req.user_id, true);
         let mut local = Some(local);
         let targets = self.targets(f, spec.remote_allowed);
-        let done = |r: Result<Generated<TurnOutput>, GatewayError>| r.map(|g| TurnEvent::Done(Box::new(g)));
+        let done = |r: Result<Generated<TurnOutput>, GatewayError>| {
+            r.map(|g| TurnEvent::Done(Box::new(g)))
+        };
         if let Some(r) = self.pressure(&mut ctx, &targets, &mut local).await {
             let _ = tx.send(done(r)).await;
             return;
@@ -169,7 +171,16 @@ impl Gateway {
                 Ok(t) => t,
                 Err(which) => {
                     breaker.release(permit);
-                    self.meter(ctx, remote, None, None, "budget_denied", None, Duration::ZERO, pv);
+                    self.meter(
+                        ctx,
+                        remote,
+                        None,
+                        None,
+                        "budget_denied",
+                        None,
+                        Duration::ZERO,
+                        pv,
+                    );
                     return Err(StreamFail::Before(TargetFail::Budget(which)));
                 }
             };
@@ -182,7 +193,10 @@ impl Gateway {
             let waited = t0.elapsed();
             ctx.provider_wait += waited;
             match outcome {
-                Read::Failed { error, content_sent: false } => {
+                Read::Failed {
+                    error,
+                    content_sent: false,
+                } => {
                     inner.budgets.release(ticket).await;
                     if error.unhealthy() {
                         breaker.failure(permit, inner.clock.now_ms());
@@ -206,26 +220,41 @@ impl Gateway {
                     }
                     return Err(StreamFail::Before(TargetFail::Failed(error.to_string())));
                 }
-                Read::Failed { error, content_sent: true } => {
+                Read::Failed {
+                    error,
+                    content_sent: true,
+                } => {
                     // Tokens were spent but not reported: keep the reservation.
-                    inner.budgets.reconcile(ticket, reserved.0, reserved.1).await;
+                    inner
+                        .budgets
+                        .reconcile(ticket, reserved.0, reserved.1)
+                        .await;
                     breaker.failure(permit, inner.clock.now_ms());
                     self.meter(ctx, remote, None, None, "stream_failed", None, waited, pv);
                     return Err(StreamFail::After(error.to_string()));
                 }
                 Read::Closed => {
-                    inner.budgets.reconcile(ticket, reserved.0, reserved.1).await;
+                    inner
+                        .budgets
+                        .reconcile(ticket, reserved.0, reserved.1)
+                        .await;
                     breaker.release(permit);
                     self.meter(ctx, remote, None, None, "cancelled", None, waited, pv);
                     return Err(StreamFail::Closed);
                 }
                 Read::Unsafe(v) => {
-                    inner.budgets.reconcile(ticket, reserved.0, reserved.1).await;
+                    inner
+                        .budgets
+                        .reconcile(ticket, reserved.0, reserved.1)
+                        .await;
                     breaker.success(permit);
                     self.meter(ctx, remote, None, None, "unsafe_output", None, waited, pv);
                     return Err(StreamFail::After(format!("unsafe output: rule {}", v.rule)));
                 }
-                Read::Complete { completion: c, content_sent } => {
+                Read::Complete {
+                    completion: c,
+                    content_sent,
+                } => {
                     breaker.success(permit);
                     let cost = self.cost_of(remote, c.model.as_deref(), c.usage.as_ref());
                     let (tokens, nanos) = self.spend_of(cost, c.usage.as_ref(), reserved);
@@ -389,7 +418,11 @@ impl Gateway {
                             .record(t0.elapsed().as_secs_f64());
                     }
                     sent = true;
-                    if tx.send(Ok(TurnEvent::Delta(text.to_string()))).await.is_err() {
+                    if tx
+                        .send(Ok(TurnEvent::Delta(text.to_string())))
+                        .await
+                        .is_err()
+                    {
                         return Read::Closed;
                     }
                 }
@@ -421,4 +454,3 @@ enum Read {
         content_sent: bool,
     },
 }
-

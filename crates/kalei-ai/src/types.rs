@@ -223,7 +223,10 @@ pub enum GatewayError {
     },
     /// Every target of a route without `local` failed.
     #[error("no target of route {feature} produced a valid answer: {last_error}")]
-    Unavailable { feature: Feature, last_error: String },
+    Unavailable {
+        feature: Feature,
+        last_error: String,
+    },
     /// A stream failed after content had been sent (no fallback possible).
     #[error("stream failed after content was sent: {0}")]
     Stream(String),

@@ -128,7 +128,7 @@ async fn insert(db: &Db, events: &[UsageEvent]) -> Result<(), sqlx::Error> {
             .bind(e.latency_ms)
             .bind(e.provider_ms)
             .bind(e.outcome.to_string())
-            .bind(e.streamed)
+            .bind(e.streamed as i64)
             .bind(e.created_at);
     }
     let mut tx = db.begin().await.map_err(|e| match e {

@@ -74,7 +74,7 @@ kalei_store::db_test! {
         assert_eq!(r.get::<String, _>("prompt_version"), gw.prompt_version(Feature::Turn));
         assert_eq!(r.get::<String, _>("config_hash"), gw.config_hash());
         assert_eq!(r.get::<i64, _>("tokens_in") as u64, g.usage.tokens_in);
-        assert!(!r.get::<bool, _>("streamed"));
+        assert_eq!(r.get::<i64, _>("streamed"), 0);
         let uh = r.get::<String, _>("user_hash");
         assert_eq!(uh, gw.user_hash("user-1"));
         assert!(!uh.contains("user-1"));
@@ -131,8 +131,10 @@ async fn openrouter_pinning_and_structured_output_are_sent() {
     let mock = Mock::start(MockConfig::default()).await;
     let mut target = remote(&mock.base_url, "deepseek/deepseek-v3.2");
     let TargetConfig::OpenaiCompatible(r) = &mut target;
-    r.provider = Some(json!({"only": ["deepinfra", "fireworks"], "allow_fallbacks": false,
-        "require_parameters": true, "data_collection": "deny"}));
+    r.provider = Some(
+        json!({"only": ["deepinfra", "fireworks"], "allow_fallbacks": false,
+        "require_parameters": true, "data_collection": "deny"}),
+    );
     r.models = vec!["anthropic/claude-haiku-4.5".into()];
     let gw = gateway(&t, config(&[("or", target)], &["or", "local"])).await;
     gw.turn(&turn_req("u", THOUGHT)).await.unwrap();
@@ -148,7 +150,10 @@ async fn openrouter_pinning_and_structured_output_are_sent() {
     assert_eq!(req["response_format"]["json_schema"]["strict"], true);
     assert_eq!(req["response_format"]["json_schema"]["name"], "turn");
     assert_eq!(req["messages"][0]["role"], "system");
-    assert!(req["messages"][1]["content"].as_str().unwrap().contains("mess everything up"));
+    assert!(req["messages"][1]["content"]
+        .as_str()
+        .unwrap()
+        .contains("mess everything up"));
 }
 
 kalei_store::db_test! {
@@ -186,12 +191,19 @@ kalei_store::db_test! {
 #[tokio::test]
 async fn route_without_local_reports_unavailable() {
     let t = sqlite().await;
-    let bad = Mock::start(MockConfig { fail_rate: 1.0, ..Default::default() }).await;
+    let bad = Mock::start(MockConfig {
+        fail_rate: 1.0,
+        ..Default::default()
+    })
+    .await;
     let mut cfg = config(&[("only", remote(&bad.base_url, "a"))], &["only"]);
     cfg.resilience.max_retries = 0;
     let gw = gateway(&t, cfg).await;
     match gw.turn(&turn_req("u", THOUGHT)).await {
-        Err(GatewayError::Unavailable { feature, last_error }) => {
+        Err(GatewayError::Unavailable {
+            feature,
+            last_error,
+        }) => {
             assert_eq!(feature, Feature::Turn);
             assert!(last_error.contains("HTTP 500"), "{last_error}");
         }
@@ -202,7 +214,11 @@ async fn route_without_local_reports_unavailable() {
 #[tokio::test]
 async fn thirty_percent_500s_are_retried_away() {
     let t = sqlite().await;
-    let mock = Mock::start(MockConfig { fail_rate: 0.3, ..Default::default() }).await;
+    let mock = Mock::start(MockConfig {
+        fail_rate: 0.3,
+        ..Default::default()
+    })
+    .await;
     let mut cfg = config(&[("r", remote(&mock.base_url, "m"))], &["r", "local"]);
     cfg.resilience.max_retries = 3;
     cfg.breaker.failure_threshold = 1000;
@@ -212,7 +228,10 @@ async fn thirty_percent_500s_are_retried_away() {
         async move { gw.turn(&turn_req(&format!("u{i}"), THOUGHT)).await }
     });
     let results = futures::future::join_all(calls).await;
-    let remote_ok = results.iter().filter(|r| r.as_ref().unwrap().target == "r").count();
+    let remote_ok = results
+        .iter()
+        .filter(|r| r.as_ref().unwrap().target == "r")
+        .count();
     assert!(results.iter().all(|r| r.is_ok()));
     assert!(remote_ok >= 38, "only {remote_ok}/40 served remotely");
     assert!(mock.calls() > 40, "some calls were retried");
@@ -223,14 +242,23 @@ async fn retry_after_is_honoured_or_skipped_when_too_long() {
     let t = sqlite().await;
     let mock = Mock::start(MockConfig::default()).await;
     let other = Mock::start(MockConfig::default()).await;
-    let mut cfg = config(&[("r", remote(&mock.base_url, "m")), ("o", remote(&other.base_url, "m2"))], &["r", "o", "local"]);
+    let mut cfg = config(
+        &[
+            ("r", remote(&mock.base_url, "m")),
+            ("o", remote(&other.base_url, "m2")),
+        ],
+        &["r", "o", "local"],
+    );
     cfg.resilience.max_retry_after_ms = 2_000;
     let gw = gateway(&t, cfg).await;
     mock.script([Reply::RateLimited(1)]);
     let started = Instant::now();
     let g = gw.turn(&turn_req("u", THOUGHT)).await.unwrap();
     assert_eq!(g.target, "r");
-    assert!(started.elapsed() >= Duration::from_millis(950), "waited for Retry-After");
+    assert!(
+        started.elapsed() >= Duration::from_millis(950),
+        "waited for Retry-After"
+    );
     assert_eq!(mock.calls(), 2);
     // Longer than allowed: straight to the next target.
     mock.script([Reply::RateLimited(30)]);
@@ -243,20 +271,40 @@ async fn retry_after_is_honoured_or_skipped_when_too_long() {
 #[tokio::test]
 async fn breaker_opens_half_opens_and_closes() {
     let t = sqlite().await;
-    let mock = Mock::start(MockConfig { fail_rate: 1.0, ..Default::default() }).await;
+    let mock = Mock::start(MockConfig {
+        fail_rate: 1.0,
+        ..Default::default()
+    })
+    .await;
     let clock = ManualClock::new(1_700_000_000_000);
     let mut cfg = config(&[("r", remote(&mock.base_url, "m"))], &["r", "local"]);
     cfg.resilience.max_retries = 0;
-    cfg.breaker = BreakerConfig { failure_threshold: 3, open_ms: 10_000, half_open_probes: 1 };
-    let gw = gateway_with(&t, cfg, Arc::new(MemoryCounters::new()), Arc::new(clock.clone())).await;
+    cfg.breaker = BreakerConfig {
+        failure_threshold: 3,
+        open_ms: 10_000,
+        half_open_probes: 1,
+    };
+    let gw = gateway_with(
+        &t,
+        cfg,
+        Arc::new(MemoryCounters::new()),
+        Arc::new(clock.clone()),
+    )
+    .await;
     assert_eq!(gw.breaker_state("r"), Some(BreakerState::Closed));
     for _ in 0..3 {
-        assert_eq!(gw.turn(&turn_req("u", THOUGHT)).await.unwrap().target, "local");
+        assert_eq!(
+            gw.turn(&turn_req("u", THOUGHT)).await.unwrap().target,
+            "local"
+        );
     }
     assert_eq!(mock.calls(), 3);
     assert_eq!(gw.breaker_state("r"), Some(BreakerState::Open));
     // Open: no request goes out.
-    assert_eq!(gw.turn(&turn_req("u", THOUGHT)).await.unwrap().target, "local");
+    assert_eq!(
+        gw.turn(&turn_req("u", THOUGHT)).await.unwrap().target,
+        "local"
+    );
     assert_eq!(mock.calls(), 3);
     // Half-open after open_ms; a failed probe opens it again.
     clock.advance_ms(10_000);
@@ -332,19 +380,32 @@ async fn duplicate_styles_and_garbage_bodies_are_rejected() {
 async fn consent_withdrawn_and_crisis_never_reach_the_provider() {
     let t = sqlite().await;
     let mock = Mock::start(MockConfig::default()).await;
-    let gw = gateway(&t, config(&[("r", remote(&mock.base_url, "m"))], &["r", "local"])).await;
+    let gw = gateway(
+        &t,
+        config(&[("r", remote(&mock.base_url, "m"))], &["r", "local"]),
+    )
+    .await;
     let mut req = turn_req("u", THOUGHT);
     req.remote_allowed = false;
     let g = gw.turn(&req).await.unwrap();
     assert_eq!(g.model, "local");
     assert!(!g.degraded);
     is_turn_valid(&g.output);
-    let r = gw.spectrum_weekly(&InsightRequest {
-        user_id: "u".into(), summary: PeriodSummary::default(), check_against: vec![], remote_allowed: false,
-    }).await.unwrap();
+    let r = gw
+        .spectrum_weekly(&InsightRequest {
+            user_id: "u".into(),
+            summary: PeriodSummary::default(),
+            check_against: vec![],
+            remote_allowed: false,
+        })
+        .await
+        .unwrap();
     assert_eq!(r.target, "local");
 
-    let crisis = turn_req("u", "I want to kill myself tonight, I already have the pills ready.");
+    let crisis = turn_req(
+        "u",
+        "I want to kill myself tonight, I already have the pills ready.",
+    );
     assert!(crisis.analysis.crisis.level.bypasses());
     assert!(matches!(gw.turn(&crisis).await, Err(GatewayError::Crisis)));
     // Even if the caller's analysis missed it, the gateway screens the text.
@@ -359,14 +420,22 @@ async fn consent_withdrawn_and_crisis_never_reach_the_provider() {
 #[tokio::test]
 async fn deadline_falls_back_to_local_in_time() {
     let t = sqlite().await;
-    let mock = Mock::start(MockConfig { delay: Duration::from_secs(3), ..Default::default() }).await;
+    let mock = Mock::start(MockConfig {
+        delay: Duration::from_secs(3),
+        ..Default::default()
+    })
+    .await;
     let mut cfg = config(&[("r", remote(&mock.base_url, "m"))], &["r", "local"]);
     cfg.routes.turn.deadline_ms = 400;
     let gw = gateway(&t, cfg).await;
     let started = Instant::now();
     let g = gw.turn(&turn_req("u", THOUGHT)).await.unwrap();
     assert_eq!(g.target, "local");
-    assert!(started.elapsed() < Duration::from_millis(1200), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_millis(1200),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 kalei_store::db_test! {
@@ -424,33 +493,88 @@ kalei_store::db_test! {
 async fn every_feature_round_trips_remote_and_local() {
     let t = sqlite().await;
     let mock = Mock::start(MockConfig::default()).await;
-    let gw = gateway(&t, config(&[("r", remote(&mock.base_url, "m"))], &["r", "local"])).await;
+    let gw = gateway(
+        &t,
+        config(&[("r", remote(&mock.base_url, "m"))], &["r", "local"]),
+    )
+    .await;
     let analysis = kalei_analysis::analyze(THOUGHT);
     let fragment = analysis.fragments[0].clone();
     for remote_allowed in [true, false] {
         let want = if remote_allowed { "r" } else { "local" };
-        let g = gw.mirror_reframe(&MirrorReframeRequest {
-            user_id: "u".into(), fragment: fragment.clone(), analysis: analysis.clone(), remote_allowed,
-        }).await.unwrap();
+        let g = gw
+            .mirror_reframe(&MirrorReframeRequest {
+                user_id: "u".into(),
+                fragment: fragment.clone(),
+                analysis: analysis.clone(),
+                remote_allowed,
+            })
+            .await
+            .unwrap();
         assert_eq!((g.target.as_str(), g.output.reframes.len()), (want, 3));
-        let g = gw.mirror_reflection(&ReflectionRequest {
-            user_id: "u".into(), summary: SessionSummary { message_count: 3, ..Default::default() }, remote_allowed,
-        }).await.unwrap();
+        let g = gw
+            .mirror_reflection(&ReflectionRequest {
+                user_id: "u".into(),
+                summary: SessionSummary {
+                    message_count: 3,
+                    ..Default::default()
+                },
+                remote_allowed,
+            })
+            .await
+            .unwrap();
         assert_eq!(g.target, want);
         assert!(!g.output.text.is_empty());
-        let g = gw.lens(&LensRequest { user_id: "u".into(), emotions: Some(analysis.emotions), seed: 3, remote_allowed }).await.unwrap();
+        let g = gw
+            .lens(&LensRequest {
+                user_id: "u".into(),
+                emotions: Some(analysis.emotions),
+                seed: 3,
+                remote_allowed,
+            })
+            .await
+            .unwrap();
         assert_eq!(g.target, want);
-        let req = InsightRequest { user_id: "u".into(), summary: PeriodSummary { sessions: 2, turns: 1, ..Default::default() },
-            check_against: vec![THOUGHT.into()], remote_allowed };
+        let req = InsightRequest {
+            user_id: "u".into(),
+            summary: PeriodSummary {
+                sessions: 2,
+                turns: 1,
+                ..Default::default()
+            },
+            check_against: vec![THOUGHT.into()],
+            remote_allowed,
+        };
         assert_eq!(gw.spectrum_weekly(&req).await.unwrap().target, want);
         assert_eq!(gw.spectrum_monthly(&req).await.unwrap().target, want);
     }
-    let names: Vec<String> = mock.requests().iter()
-        .map(|r| r["response_format"]["json_schema"]["name"].as_str().unwrap().to_string()).collect();
-    assert_eq!(names, ["mirror_reframe", "mirror_reflection", "lens", "spectrum_weekly", "spectrum_monthly"]);
+    let names: Vec<String> = mock
+        .requests()
+        .iter()
+        .map(|r| {
+            r["response_format"]["json_schema"]["name"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "mirror_reframe",
+            "mirror_reflection",
+            "lens",
+            "spectrum_weekly",
+            "spectrum_monthly"
+        ]
+    );
     // Spectrum prompts carry aggregates only: never the user's text.
     for r in mock.requests() {
-        if r["response_format"]["json_schema"]["name"].as_str().unwrap().starts_with("spectrum") {
+        if r["response_format"]["json_schema"]["name"]
+            .as_str()
+            .unwrap()
+            .starts_with("spectrum")
+        {
             assert!(!r["messages"].to_string().contains("mess everything up"));
         }
     }
@@ -460,15 +584,34 @@ async fn every_feature_round_trips_remote_and_local() {
 async fn insight_quoting_the_user_is_repaired_then_local() {
     let t = sqlite().await;
     let quoting = json!({"text": "You wrote that you always mess everything up at work and everyone thinks so."}).to_string();
-    let mock = Mock::start(MockConfig { content: Some(quoting), ..Default::default() }).await;
-    let gw = gateway(&t, config(&[("r", remote(&mock.base_url, "m"))], &["r", "local"])).await;
-    let g = gw.spectrum_weekly(&InsightRequest {
-        user_id: "u".into(), summary: PeriodSummary { sessions: 1, ..Default::default() },
-        check_against: vec![THOUGHT.into()], remote_allowed: true,
-    }).await.unwrap();
+    let mock = Mock::start(MockConfig {
+        content: Some(quoting),
+        ..Default::default()
+    })
+    .await;
+    let gw = gateway(
+        &t,
+        config(&[("r", remote(&mock.base_url, "m"))], &["r", "local"]),
+    )
+    .await;
+    let g = gw
+        .spectrum_weekly(&InsightRequest {
+            user_id: "u".into(),
+            summary: PeriodSummary {
+                sessions: 1,
+                ..Default::default()
+            },
+            check_against: vec![THOUGHT.into()],
+            remote_allowed: true,
+        })
+        .await
+        .unwrap();
     assert_eq!(g.target, "local");
     assert_eq!(mock.calls(), 2, "one repair attempt");
-    assert!(mock.requests()[1]["messages"][3]["content"].as_str().unwrap().contains("never quote"));
+    assert!(mock.requests()[1]["messages"][3]["content"]
+        .as_str()
+        .unwrap()
+        .contains("never quote"));
 }
 
 // ---- budgets -----------------------------------------------------------------
@@ -506,9 +649,20 @@ kalei_store::db_test! {
             }
             assert_eq!(denied_after.unwrap().to_string(), "AI budget exhausted: user_daily_tokens");
             assert!(spent <= 8_000, "{backend}: spent {spent}");
-            // Lens degrades to templates instead of failing.
-            let l = gw.lens(&LensRequest { user_id: "heavy-user".into(), emotions: None, seed: 1, remote_allowed: true }).await.unwrap();
-            assert_eq!((l.target.as_str(), l.degraded), ("local", true));
+            // Lens (smaller) still fits a few times, then degrades to
+            // templates instead of failing.
+            let mut degraded = false;
+            for i in 0..30 {
+                let l = gw.lens(&LensRequest { user_id: "heavy-user".into(), emotions: None, seed: i, remote_allowed: true }).await.unwrap();
+                if l.target == "local" {
+                    assert!(l.degraded);
+                    degraded = true;
+                    break;
+                }
+                spent += l.usage.tokens_in + l.usage.tokens_out;
+            }
+            assert!(degraded, "{backend}");
+            assert!(spent <= 8_000, "{backend}: spent {spent}");
             gw.flush().await;
         }
         let denied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM ai_usage_events WHERE outcome = 'budget_denied'")
@@ -540,7 +694,7 @@ kalei_store::db_test! {
             let ok = results.iter().filter(|r| r.is_ok()).count();
             let denied = results.iter().filter(|r| matches!(r, Err(GatewayError::Budget { which: BudgetKind::GlobalMonthlySpend }))).count();
             assert_eq!(ok + denied, 50, "{backend}");
-            assert!(ok >= 1 && ok <= 10, "{backend}: {ok} calls at 2e6 nanos fit under a 2e7 cap");
+            assert!((1..=10).contains(&ok), "{backend}: {ok} calls at 2e6 nanos fit under a 2e7 cap");
             assert!(denied >= 40, "{backend}");
             let mut spent: i64 = results.iter().filter_map(|r| r.as_ref().ok()).map(|g| g.cost_nanos.unwrap()).sum();
             assert!(spent <= 20_000_000, "{backend}: spent {spent}");
@@ -552,7 +706,7 @@ kalei_store::db_test! {
                     Err(e) => panic!("{e:?}"),
                 }
             }
-            assert!(spent <= 20_000_000 && spent >= 16_000_000, "{backend}: spent {spent}");
+            assert!((16_000_000..=20_000_000).contains(&spent), "{backend}: spent {spent}");
             // Degradation order: Lens → templates, Spectrum → paused, Turn → denied.
             let l = gw.lens(&LensRequest { user_id: "x".into(), emotions: None, seed: 1, remote_allowed: true }).await.unwrap();
             assert_eq!((l.target.as_str(), l.degraded), ("local", true));
@@ -583,20 +737,47 @@ kalei_store::db_test! {
 #[tokio::test]
 async fn lens_degrades_and_spectrum_pauses_under_spend_pressure() {
     let t = sqlite().await;
-    let mock = Mock::start(MockConfig { cost: Some(0.0085), ..Default::default() }).await;
+    let mock = Mock::start(MockConfig {
+        cost: Some(0.0085),
+        ..Default::default()
+    })
+    .await;
     let mut cfg = config(&[("r", remote(&mock.base_url, "m"))], &["r", "local"]);
     cfg.budgets.global_monthly_cap_nanos = 10_000_000; // 0.01 USD
-    cfg.budgets.fallback_price = Price { input_usd_per_mtok: 0.01, output_usd_per_mtok: 0.01 };
+    cfg.budgets.fallback_price = Price {
+        input_usd_per_mtok: 0.01,
+        output_usd_per_mtok: 0.01,
+    };
     let gw = gateway(&t, cfg).await;
     // One Turn spends 85% of the cap.
     assert_eq!(gw.turn(&turn_req("u", THOUGHT)).await.unwrap().target, "r");
     let n = mock.calls();
-    let l = gw.lens(&LensRequest { user_id: "u".into(), emotions: None, seed: 1, remote_allowed: true }).await.unwrap();
-    assert_eq!((l.target.as_str(), l.degraded), ("local", true), "Lens degrades at 80%");
+    let l = gw
+        .lens(&LensRequest {
+            user_id: "u".into(),
+            emotions: None,
+            seed: 1,
+            remote_allowed: true,
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        (l.target.as_str(), l.degraded),
+        ("local", true),
+        "Lens degrades at 80%"
+    );
     // Spectrum pauses at 95%, so at 85% it still runs.
-    let req = InsightRequest { user_id: "u".into(), summary: PeriodSummary::default(), check_against: vec![], remote_allowed: true };
+    let req = InsightRequest {
+        user_id: "u".into(),
+        summary: PeriodSummary::default(),
+        check_against: vec![],
+        remote_allowed: true,
+    };
     assert_eq!(gw.spectrum_weekly(&req).await.unwrap().target, "r");
-    assert!(matches!(gw.spectrum_monthly(&req).await, Err(GatewayError::Paused { .. })));
+    assert!(matches!(
+        gw.spectrum_monthly(&req).await,
+        Err(GatewayError::Paused { .. })
+    ));
     // Turn stays on the best route until the cap denies it.
     assert_eq!(mock.calls(), n + 1);
 }
@@ -638,7 +819,7 @@ kalei_store::db_test! {
         gw.flush().await;
         let rows = usage_rows(&t).await;
         assert_eq!(rows.len(), 1);
-        assert!(rows[0].get::<bool, _>("streamed"));
+        assert_eq!(rows[0].get::<i64, _>("streamed"), 1);
         assert_eq!(rows[0].get::<Option<i64>, _>("cost_nanos"), Some(100_000));
     }
 }
@@ -648,7 +829,13 @@ async fn stream_falls_back_only_before_the_first_content_byte() {
     let t = sqlite().await;
     let a = Mock::start(MockConfig::default()).await;
     let b = Mock::start(MockConfig::default()).await;
-    let mut cfg = config(&[("a", remote(&a.base_url, "ma")), ("b", remote(&b.base_url, "mb"))], &["a", "b", "local"]);
+    let mut cfg = config(
+        &[
+            ("a", remote(&a.base_url, "ma")),
+            ("b", remote(&b.base_url, "mb")),
+        ],
+        &["a", "b", "local"],
+    );
     cfg.resilience.max_retries = 0;
     let gw = gateway(&t, cfg).await;
 
@@ -672,13 +859,19 @@ async fn stream_falls_back_only_before_the_first_content_byte() {
     a.script([Reply::StallAfter(2)]);
     let (text, events) = collect(&gw, turn_req("u", THOUGHT)).await;
     assert!(!text.is_empty());
-    assert!(matches!(events.last(), Some(Err(GatewayError::Stream(e))) if e.contains("stalled")), "{events:?}");
+    assert!(
+        matches!(events.last(), Some(Err(GatewayError::Stream(e))) if e.contains("stalled")),
+        "{events:?}"
+    );
     assert_eq!(b.calls(), b_calls);
 
     // A stream that ends without a finish reason is an error.
     a.script([Reply::NoFinishReason]);
     let (_, events) = collect(&gw, turn_req("u", THOUGHT)).await;
-    assert!(matches!(events.last(), Some(Err(GatewayError::Stream(e))) if e.contains("finish reason")), "{events:?}");
+    assert!(
+        matches!(events.last(), Some(Err(GatewayError::Stream(e))) if e.contains("finish reason")),
+        "{events:?}"
+    );
     assert_eq!(b.calls(), b_calls);
 }
 
@@ -687,11 +880,22 @@ async fn stream_stops_on_unsafe_content() {
     let t = sqlite().await;
     let mut bad: Value = serde_json::from_str(&valid_content("turn")).unwrap();
     bad["micro_action"]["text"] = json!("Take 20 mg of something to calm down tonight.");
-    let mock = Mock::start(MockConfig { content: Some(bad.to_string()), ..Default::default() }).await;
-    let gw = gateway(&t, config(&[("r", remote(&mock.base_url, "m"))], &["r", "local"])).await;
+    let mock = Mock::start(MockConfig {
+        content: Some(bad.to_string()),
+        ..Default::default()
+    })
+    .await;
+    let gw = gateway(
+        &t,
+        config(&[("r", remote(&mock.base_url, "m"))], &["r", "local"]),
+    )
+    .await;
     let (text, events) = collect(&gw, turn_req("u", THOUGHT)).await;
     assert!(!text.contains("20 mg"), "the unsafe delta is never sent");
-    assert!(matches!(events.last(), Some(Err(GatewayError::Stream(e))) if e.contains("medical_advice")), "{events:?}");
+    assert!(
+        matches!(events.last(), Some(Err(GatewayError::Stream(e))) if e.contains("medical_advice")),
+        "{events:?}"
+    );
 }
 
 // ---- configuration -------------------------------------------------------------
@@ -733,7 +937,10 @@ fn config_from_toml_with_redacted_key() {
     assert_eq!(c.routes.turn.targets, ["deepseek", "haiku", "local"]);
     assert_eq!(c.routes.lens.targets, ["local"], "unset routes stay local");
     let dbg = format!("{c:?}");
-    assert!(!dbg.contains("sk-or-very-secret") && !dbg.contains("XXXX"), "{dbg}");
+    assert!(
+        !dbg.contains("sk-or-very-secret") && !dbg.contains("XXXX"),
+        "{dbg}"
+    );
     let ser = serde_json::to_string(&c).unwrap();
     assert!(!ser.contains("sk-or-very-secret") && ser.contains("[redacted]"));
 
@@ -741,7 +948,11 @@ fn config_from_toml_with_redacted_key() {
     assert!(toml::from_str::<GatewayConfig>("[budgets]\nuser_daily_token = 1").is_err());
     let mut bad = c.clone();
     bad.routes.lens.targets = vec!["nope".into()];
-    assert!(bad.validate().unwrap_err().to_string().contains("unknown target `nope`"));
+    assert!(bad
+        .validate()
+        .unwrap_err()
+        .to_string()
+        .contains("unknown target `nope`"));
 
     let d = GatewayConfig::default();
     d.validate().unwrap();

@@ -228,14 +228,22 @@ async fn chat(State(s): State<Arc<MockState>>, Json(req): Json<Value>) -> Respon
     };
     match reply {
         Reply::Status(code) => {
-            return (StatusCode::from_u16(code).unwrap(), "{\"error\":{\"message\":\"mock failure\"}}")
+            return (
+                StatusCode::from_u16(code).unwrap(),
+                "{\"error\":{\"message\":\"mock failure\"}}",
+            )
                 .into_response()
         }
         Reply::RateLimited(secs) => {
-            let mut r = (StatusCode::TOO_MANY_REQUESTS, "{\"error\":{\"message\":\"slow down\"}}")
+            let mut r = (
+                StatusCode::TOO_MANY_REQUESTS,
+                "{\"error\":{\"message\":\"slow down\"}}",
+            )
                 .into_response();
-            r.headers_mut()
-                .insert("retry-after", HeaderValue::from_str(&secs.to_string()).unwrap());
+            r.headers_mut().insert(
+                "retry-after",
+                HeaderValue::from_str(&secs.to_string()).unwrap(),
+            );
             return r;
         }
         Reply::Garbage => return (StatusCode::OK, "<html>bad gateway</html>").into_response(),
@@ -251,7 +259,13 @@ async fn chat(State(s): State<Arc<MockState>>, Json(req): Json<Value>) -> Respon
     }
     if req["stream"].as_bool() == Some(true) {
         return stream(
-            reply, content, model, provider, usage.then_some(usage_v), chunks, chunk_delay,
+            reply,
+            content,
+            model,
+            provider,
+            usage.then_some(usage_v),
+            chunks,
+            chunk_delay,
         );
     }
     let mut body = json!({
@@ -291,7 +305,9 @@ fn stream(
             tokio::time::sleep(Duration::from_secs(3600)).await;
             return;
         }
-        let _ = tx.send(Ok(chunk(json!({"role": "assistant"}), Value::Null))).await;
+        let _ = tx
+            .send(Ok(chunk(json!({"role": "assistant"}), Value::Null)))
+            .await;
         let chars: Vec<char> = content.chars().collect();
         let n = chunks.max(1);
         let per = chars.len().div_ceil(n).max(1);
@@ -303,7 +319,11 @@ fn stream(
                 }
             }
             let text: String = part.iter().collect();
-            if tx.send(Ok(chunk(json!({"content": text}), Value::Null))).await.is_err() {
+            if tx
+                .send(Ok(chunk(json!({"content": text}), Value::Null)))
+                .await
+                .is_err()
+            {
                 return;
             }
             if !chunk_delay.is_zero() {

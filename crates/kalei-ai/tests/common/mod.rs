@@ -4,9 +4,7 @@ pub mod mock;
 
 use std::sync::Arc;
 
-use kalei_ai::{
-    Feature, GatewayConfig, Gateway, RemoteTarget, Secret, TargetConfig, TurnRequest,
-};
+use kalei_ai::{Feature, Gateway, GatewayConfig, RemoteTarget, Secret, TargetConfig, TurnRequest};
 use kalei_store::counters::{MemoryCounters, RedisCounters, SharedCounters};
 use kalei_store::testing::TestDb;
 use kalei_store::{Clock, SystemClock};
@@ -43,7 +41,13 @@ pub fn config(targets: &[(&str, TargetConfig)], route: &[&str]) -> GatewayConfig
 }
 
 pub async fn gateway(t: &TestDb, cfg: GatewayConfig) -> Gateway {
-    gateway_with(t, cfg, Arc::new(MemoryCounters::new()), Arc::new(SystemClock)).await
+    gateway_with(
+        t,
+        cfg,
+        Arc::new(MemoryCounters::new()),
+        Arc::new(SystemClock),
+    )
+    .await
 }
 
 pub async fn gateway_with(

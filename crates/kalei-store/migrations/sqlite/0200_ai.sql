@@ -22,7 +22,7 @@ CREATE TABLE ai_usage_events (
     latency_ms     BIGINT NOT NULL,
     provider_ms    BIGINT NOT NULL,
     outcome        TEXT NOT NULL,
-    streamed       BOOLEAN NOT NULL,
+    streamed       BIGINT NOT NULL,
     created_at     BIGINT NOT NULL
 );
 -- Admin reports by time range (cost per day/feature/model) and per user hash.
