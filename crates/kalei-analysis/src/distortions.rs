@@ -20,9 +20,6 @@ use crate::{DistortionType as D, Fragment};
 /// Minimum combined confidence for a fragment to be reported.
 pub(crate) const EMIT_MIN: f32 = 0.58;
 
-/// Residual doubt kept per further supporting span in the same text.
-const CLUSTER_FACTOR: f32 = 0.88;
-
 /// Spans longer than this (in chars) are clipped to the clause around the match.
 const MAX_SPAN_CHARS: u32 = 240;
 
@@ -202,6 +199,13 @@ const RULES: &[RuleSrc] = &[
     (D::MindReading, 0.6, "feel felt", r"\bi (?:{adv})?(?:feel|felt) (?:like|that|as if) (?:he|she|they|people|everyone|everybody|nobody|no one|my (?:[a-z]+)|others) (?:is|are|was|were|does|do|did|has|have|will|would|can|just|only|never|always|really|does not|do not|did not|is not|are not)\b", ""),
     (D::Magnification, 0.6, "worst", r"\b(?:was|is|been|were|are) (?:{adv})?the worst\b", ""),
     (D::Overgeneralization, 0.5, "every", r"\bevery (?:single |little )?(?:thing|time|day|night|one|person|guy|girl|boyfriend|girlfriend|relationship|job|friend|fight|argument|conversation|morning)\b", ""),
+    // ------------------------------------------------ weak cues (counted by the document score)
+    (D::MindReading, 0.45, "think believe feel felt wonder guess suppose suspect sense", r"\bi (?:{adv})?(?:think|believe|feel|felt|wonder if|guess|suppose|suspect|sense) (?:that )?{others} (?:{adv})?(?:is|are|was|were|wants?|wanted|does not|do not|did not|never|only|just|would|will|has|have|had|thinks?|feels?|hates?|likes?|loves?|does|is not|are not|can not|could)\b", ""),
+    (D::Overgeneralization, 0.45, "never always", r"\b(?:he|she|they|my (?:husband|wife|boyfriend|girlfriend|partner|mom|mum|mother|dad|father|parents|boss|family|friends|son|daughter|sister|brother)) (?:{adv})?(?:never|always|constantly) [a-z]+", ""),
+    (D::Overgeneralization, 0.45, "anybody anyone nobody everyone everybody everything", r"\b(?:to|with|about|for|of|from|by) (?:anybody|anyone|nobody|everyone|everybody|anything|everything)\b", ""),
+    (D::EmotionalReasoning, 0.45, "feel felt feeling", r"\bi (?:{adv})?(?:feel|felt|am feeling|have been feeling|keep feeling) (?:{adv})?(?:so |really |very |extremely |completely |totally )?(?:{negemo}|worthless|hopeless|useless|horrible|terrible|awful|like a|like i|like nobody|like no one|like everyone|like my|as if|as though|that)\b", ""),
+    (D::FortuneTelling, 0.45, "will going", r"\bi (?:will|am going to) (?:{adv})?(?:never|not be able|not ever|end up|lose|fail|be alone|always be)\b", ""),
+    (D::Labeling, 0.45, "am", r"\bi am (?:{adv})?(?:such |so |a |an )*(?:{negadj})\b", ""),
     // ----------------------------------------------------------------------- blaming
     (D::Blaming, 0.8, "fault", r"\b(?:it is|it was|this is|that is|everything is|all|it is all|it was all) (?:{adv})?(?:all |entirely |completely |totally )?(?:his|her|their|your|my [a-z]+'s|[a-z]+'s) fault\b", ""),
     (D::Blaming, 0.68, "made make makes making forced forces", r"\b(?:he|she|they|you|my [a-z]+|his [a-z]+|her [a-z]+|people|everyone|this [a-z]+) (?:{adv})?(?:made|make|makes|is making|are making|forced|forces|drove|drives|pushed|pushes) me (?:feel |so |do |be |this |like |act |say |angry|sad|depressed|anxious|crazy|miserable|hate|cry|lose|suffer|insane|to )", ""),
@@ -320,10 +324,67 @@ pub(crate) fn detect(doc: &Doc) -> Vec<Fragment> {
 
 pub(crate) fn detect_min(doc: &Doc, min: f32) -> Vec<Fragment> {
     let cands = candidates(doc);
-    if cands.is_empty() {
-        return Vec::new();
-    }
     build_fragments(doc, cands, min)
+}
+
+/// Base confidence of a fragment found by the document score alone.
+const FALLBACK_BASE: f32 = 0.3;
+
+/// The sentence with the most first-person, mental-state and negative-affect
+/// words, typed by the cue it holds.
+fn fallback_span(doc: &Doc) -> Option<Span> {
+    let mut best: Option<(f32, usize)> = None;
+    for (si, s) in doc.sentences.iter().enumerate() {
+        let mut score = 0f32;
+        for i in s.t0..s.t1 {
+            if !doc.tokens[i].is_word {
+                continue;
+            }
+            score += match doc.word(i) {
+                "i" | "me" | "my" | "myself" => 1.0,
+                "feel" | "felt" | "think" | "thought" | "believe" | "know" | "always" | "never"
+                | "should" | "must" | "everyone" | "nobody" | "nothing" | "everything" => 1.5,
+                _ => doc.tokens[i]
+                    .entry
+                    .map_or(0.0, |e| if e.valence <= -1.0 { 1.0 } else { 0.0 }),
+            };
+        }
+        if best.is_none_or(|(b, _)| score > b) {
+            best = Some((score, si));
+        }
+    }
+    let (score, si) = best?;
+    if score < 3.0 {
+        return None;
+    }
+    let s = doc.sentences[si];
+    let has = |ws: &[&str]| (s.t0..s.t1).any(|i| ws.contains(&doc.word(i)));
+    let ty = if has(&["should", "must"]) {
+        D::ShouldStatements
+    } else if has(&[
+        "always",
+        "never",
+        "everyone",
+        "nobody",
+        "nothing",
+        "everything",
+    ]) {
+        D::Overgeneralization
+    } else if has(&["feel", "felt"]) {
+        D::EmotionalReasoning
+    } else if has(&["think", "thought", "believe", "know"]) {
+        D::MindReading
+    } else {
+        D::Magnification
+    };
+    let (t0, t1) = span_for(doc, si, s.t0, s.t1);
+    Some(Span {
+        t0,
+        t1,
+        best: ty,
+        best_conf: FALLBACK_BASE,
+        miss: 1.0,
+    })
 }
 
 /// Document-level evidence features (evaluation tooling).
@@ -456,8 +517,11 @@ const FEATURE_NAMES: [&str; NF] = [
     "i_rate",
     "neg_fp",
     "think",
+    "mental_rate",
+    "clinical_rate",
+    "sentences",
 ];
-const NF: usize = 19;
+const NF: usize = 22;
 
 fn doc_features(doc: &Doc, spans: &[Span]) -> [f32; NF] {
     let mut f = [0f32; NF];
@@ -505,11 +569,24 @@ fn doc_features(doc: &Doc, spans: &[Span]) -> [f32; NF] {
                 "should" | "must" | "supposed" => f[11] += 1.0,
                 "you" | "your" => f[15] += 1.0,
                 "feel" | "felt" | "feels" => {
+                    f[19] += 1.0;
                     if i + 1 < s.t1 && matches!(doc.word(i + 1), "like" | "that" | "as") {
                         f[10] += 1.0;
                     }
                 }
-                "think" | "thought" | "believe" => f[18] += 1.0,
+                "think" | "thought" | "believe" => {
+                    f[18] += 1.0;
+                    f[19] += 1.0;
+                }
+                "know" | "knew" | "want" | "wanted" | "wish" | "hate" | "hated" | "worry"
+                | "worried" | "afraid" | "scared" | "seem" | "seems" | "seemed" | "guess"
+                | "wonder" | "hope" | "fear" | "feeling" | "feelings" => f[19] += 1.0,
+                "diagnosed" | "disorder" | "medication" | "medications" | "meds" | "mg"
+                | "prescribed" | "psychiatrist" | "doctor" | "doctors" | "symptoms"
+                | "diagnosis" | "adhd" | "bpd" | "ocd" | "bipolar" | "ptsd" | "schizophrenia"
+                | "hospital" | "therapy" | "therapist" | "counselor" | "counseling" | "dsm" => {
+                    f[20] += 1.0
+                }
                 "what" | "how" | "is" | "any" | "can" => {
                     let n1 = if i + 1 < s.t1 { doc.word(i + 1) } else { "" };
                     let n2 = if i + 2 < s.t1 { doc.word(i + 2) } else { "" };
@@ -549,37 +626,85 @@ fn doc_features(doc: &Doc, spans: &[Span]) -> [f32; NF] {
     }
     let n = words.max(1.0);
     f[4] = words;
-    for k in [5, 6, 7, 8, 9, 14, 15, 16] {
+    f[21] = doc.sentences.len() as f32;
+    for k in [5, 6, 7, 8, 9, 14, 15, 16, 19, 20] {
         f[k] /= n;
     }
     f[17] /= (doc.sentences.len() as f32).max(1.0);
     f
 }
 
+/// Spans at least this strong are reported on their own evidence, whatever
+/// the rest of the text says.
+const STRONG: f32 = 0.7;
+
+/// Document score a text needs before its weaker spans are reported
+/// (in the same log-odds units as a span's confidence).
+const DOC_THRESHOLD: f32 = 2.3;
+
+#[inline]
+fn logit(p: f32) -> f32 {
+    let p = p.clamp(1e-3, 1.0 - 1e-3);
+    (p / (1.0 - p)).ln()
+}
+
+#[inline]
+fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+/// Document-level evidence, in log-odds, added to every span's own.
+///
+/// A hand-set linear score over interpretable features (weights chosen from
+/// the clinical picture of distorted thinking, then checked only against
+/// aggregate metrics, never fitted): distorted thinking comes in clusters of
+/// cues, in first-person text dense with mental-state words ("feel", "think",
+/// "know", "wish", "worry") and in sentences where the writer and negative
+/// affect meet; factual reports with many numbers and stories about third
+/// persons are less likely to be distorted. Longer texts give distorted
+/// thinking more room to show, so length counts a little.
+fn doc_offset(f: &[f32; NF]) -> f32 {
+    let words = f[4];
+    // rates are smoothed so a five-word text cannot look extreme
+    let shrink = words / (words + 20.0);
+    0.25 * f[1].min(6.0)
+        + 0.8 * (words / 100.0 + 0.2).max(0.5).ln()
+        + 8.0 * f[16] * shrink
+        + 0.25 * f[10].min(2.0)
+        - 6.0 * f[14] * shrink
+        - 3.0 * f[6] * shrink
+        + 0.5 * f[17]
+        + 40.0 * f[19] * shrink
+}
+
 fn build_fragments(doc: &Doc, cands: Vec<Cand>, min: f32) -> Vec<Fragment> {
     let spans = merge_spans(doc, cands);
-    // Distorted thinking tends to come in clusters: each further span with
-    // evidence in the same text makes every span a little more credible.
-    let base: Vec<f32> = spans
-        .iter()
-        .map(|sp| 1.0 - (1.0 - sp.best_conf) * sp.miss)
-        .collect();
-    let support = base
-        .iter()
-        .filter(|&&c| c >= 0.5)
-        .count()
-        .saturating_sub(1)
-        .min(4) as i32;
+    let f = doc_features(doc, &spans);
+    let shift = doc_offset(&f) - DOC_THRESHOLD + logit(EMIT_MIN);
     let mut frags: Vec<(f32, Span)> = spans
         .into_iter()
-        .zip(base)
-        .map(|(sp, b)| {
-            let others = if b >= 0.5 { support } else { support + 1 }.min(4);
-            let conf = (1.0 - (1.0 - b) * CLUSTER_FACTOR.powi(others)).min(0.95);
-            (conf, sp)
+        .map(|sp| {
+            let b = 1.0 - (1.0 - sp.best_conf) * sp.miss;
+            let adjusted = sigmoid(logit(b) + shift);
+            let conf = if b >= STRONG {
+                adjusted.max(b)
+            } else {
+                adjusted
+            };
+            (conf.min(0.95), sp)
         })
         .filter(|(c, _)| *c >= min)
         .collect();
+    if frags.is_empty() {
+        // no rule is sure enough, but the text as a whole reads as distorted:
+        // point at the sentence that carries most of that evidence
+        let conf = sigmoid(logit(FALLBACK_BASE) + shift);
+        if conf >= min {
+            if let Some(sp) = fallback_span(doc) {
+                frags.push((conf, sp));
+            }
+        }
+    }
     // overlap resolution: strongest first
     frags.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.t0.cmp(&b.1.t0)));
     let mut kept: Vec<(f32, Span)> = Vec::with_capacity(frags.len());
