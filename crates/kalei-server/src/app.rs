@@ -199,6 +199,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::turn::router())
         .merge(crate::lens::router())
         .merge(crate::gallery::router())
+        .merge(crate::spectrum::router())
         .merge(crate::entitlements::router())
         .merge(crate::billing::router())
         .merge(crate::admin::router())

@@ -146,6 +146,7 @@ pub fn registry(state: &AppState) -> Registry {
         let s = s.clone();
         async move { crate::spectrum::analyse_turn(&s, &payload).await }
     });
+    crate::spectrum::periodic::register(&mut registry, state);
     registry
 }
 
@@ -157,6 +158,7 @@ pub fn scheduler(state: &AppState) -> anyhow::Result<Scheduler> {
         "0 17 * * * *",
         NoPayload {},
     )?;
+    crate::spectrum::periodic::schedule(&mut scheduler)?;
     Ok(scheduler)
 }
 

@@ -24,6 +24,7 @@ use utoipa::{Modify, OpenApi};
         (name = "turn", description = "One thought, three reframes and a micro-action"),
         (name = "lens", description = "Goals, actions, streaks and the daily affirmation"),
         (name = "gallery", description = "Saved turns and reflections with their cards"),
+        (name = "spectrum", description = "Weekly and monthly emotional analytics, exclusions and reset"),
         (name = "billing", description = "Plans, entitlements and store notifications"),
         (name = "admin", description = "Operator endpoints (admin role)"),
     )

@@ -2,7 +2,19 @@
 //! each closed session into an emotional vector and each turn into an impact
 //! record. They read derived columns (per-message vectors, fragment types,
 //! beliefs) and decrypt only a turn's chosen reframe to score its sentiment;
-//! nothing they store contains text. Excluded items are removed.
+//! nothing they store contains text. Excluded items are removed, and weeks
+//! and months already aggregated are recomputed when an item changes.
+//!
+//! Later stages: [`aggregate`] (period aggregates), [`insight`] (insights
+//! from aggregates, checked against the user's own text), [`periodic`] (the
+//! weekly and monthly jobs and their fan-out) and [`api`] (endpoints).
+
+pub mod aggregate;
+pub mod api;
+pub mod insight;
+pub mod periodic;
+
+pub use api::router;
 
 use chrono::TimeZone;
 use chrono_tz::Tz;
@@ -40,13 +52,14 @@ pub async fn analyse_session(state: &AppState, p: &SessionAnalysisPayload) -> Jo
     let Some((started_at, excluded)) = session else {
         return Ok(JobOutcome::Cancel("session deleted".into()));
     };
+    let date = local_date(started_at, user_tz(state, &p.user_id).await?);
     if excluded != 0 {
         sqlx::query("DELETE FROM spectrum_session_vectors WHERE user_id = $1 AND session_id = $2")
             .bind(&p.user_id)
             .bind(&p.session_id)
             .execute(state.db.pool())
             .await?;
-        return Ok(JobOutcome::Completed);
+        return periodic::recompute_for(state, &p.user_id, &date).await;
     }
     let rows: Vec<(String, i64)> = sqlx::query_as(
         "SELECT emotions, word_count FROM mirror_messages WHERE user_id = $1 AND session_id = $2",
@@ -69,7 +82,6 @@ pub async fn analyse_session(state: &AppState, p: &SessionAnalysisPayload) -> Jo
     let mean = crate::product::mean_emotions(&vectors);
     let words: i64 = rows.iter().map(|(_, w)| w).sum();
     let counts: std::collections::BTreeMap<String, i64> = counts.into_iter().collect();
-    let date = local_date(started_at, user_tz(state, &p.user_id).await?);
     sqlx::query(
         "INSERT INTO spectrum_session_vectors (session_id, user_id, local_date, valence, arousal, emotions, \
            distortion_counts, message_count, word_count, analysed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
@@ -79,7 +91,7 @@ pub async fn analyse_session(state: &AppState, p: &SessionAnalysisPayload) -> Jo
     )
     .bind(&p.session_id)
     .bind(&p.user_id)
-    .bind(date)
+    .bind(&date)
     .bind(mean.valence as f64)
     .bind(mean.arousal as f64)
     .bind(serde_json::to_string(&mean)?)
@@ -89,7 +101,7 @@ pub async fn analyse_session(state: &AppState, p: &SessionAnalysisPayload) -> Jo
     .bind(state.clock.now_ms())
     .execute(state.db.pool())
     .await?;
-    Ok(JobOutcome::Completed)
+    periodic::recompute_for(state, &p.user_id, &date).await
 }
 
 #[derive(sqlx::FromRow)]
@@ -117,6 +129,7 @@ pub async fn analyse_turn(state: &AppState, p: &TurnAnalysisPayload) -> JobResul
     let Some(t) = turn else {
         return Ok(JobOutcome::Cancel("turn deleted".into()));
     };
+    let date = local_date(t.created_at, user_tz(state, &p.user_id).await?);
     if t.excluded != 0 || t.result_sealed.is_none() {
         // Excluded, or a crisis turn (no reframes): not part of Spectrum.
         sqlx::query("DELETE FROM spectrum_turn_impacts WHERE user_id = $1 AND turn_id = $2")
@@ -124,7 +137,7 @@ pub async fn analyse_turn(state: &AppState, p: &TurnAnalysisPayload) -> JobResul
             .bind(&p.turn_id)
             .execute(state.db.pool())
             .await?;
-        return Ok(JobOutcome::Completed);
+        return periodic::recompute_for(state, &p.user_id, &date).await;
     }
     // Sentiment shift from the thought to the reframe the user chose.
     let polarity_after = match (&t.result_sealed, t.chosen_reframe) {
@@ -144,7 +157,6 @@ pub async fn analyse_turn(state: &AppState, p: &TurnAnalysisPayload) -> JobResul
         .iter()
         .filter_map(|d| d["type"].as_str().map(str::to_string))
         .collect();
-    let date = local_date(t.created_at, user_tz(state, &p.user_id).await?);
     sqlx::query(
         "INSERT INTO spectrum_turn_impacts (turn_id, user_id, local_date, distortions, belief_before, belief_after, \
            polarity_before, polarity_after, saved, analysed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
@@ -153,7 +165,7 @@ pub async fn analyse_turn(state: &AppState, p: &TurnAnalysisPayload) -> JobResul
     )
     .bind(&p.turn_id)
     .bind(&p.user_id)
-    .bind(date)
+    .bind(&date)
     .bind(serde_json::to_string(&types)?)
     .bind(t.belief_before)
     .bind(t.belief_after)
@@ -163,7 +175,7 @@ pub async fn analyse_turn(state: &AppState, p: &TurnAnalysisPayload) -> JobResul
     .bind(state.clock.now_ms())
     .execute(state.db.pool())
     .await?;
-    Ok(JobOutcome::Completed)
+    periodic::recompute_for(state, &p.user_id, &date).await
 }
 
 #[cfg(test)]
