@@ -100,6 +100,27 @@
 //! Metrics (the `metrics` crate; names in [`telemetry`]): depth per queue and
 //! state and the age of the oldest due job (gauges, refreshed by the leader),
 //! wait (due → start) and run duration histograms, outcomes counter.
+//!
+//! # Speed
+//!
+//! - A worker claims in batches into a local buffer (`prefetch`), so claims
+//!   overlap running jobs; results are written in batches by one completer
+//!   (one `UPDATE … RETURNING id` for all completions of a batch).
+//! - The queue's own bookkeeping (claims, results, heartbeats) commits
+//!   asynchronously on Postgres (`synchronous_commit = off`, per transaction):
+//!   a database crash can only make a job run again, which at-least-once
+//!   delivery allows anyway. Enqueues keep the caller's durability.
+//! - The worker uses a small pool of its own, so its claims and heartbeats
+//!   never wait behind the application for a connection.
+//! - Pickup: an enqueue in the same process wakes the queue's claimer at
+//!   once; otherwise the claimer polls, every `min_poll_interval` (2 ms)
+//!   while work arrives, backing off to `poll_interval` (250 ms) when idle.
+//!   (Postgres LISTEN/NOTIFY is not used: a NOTIFY in the enqueueing
+//!   transaction serialises all such commits on a global lock.) For split
+//!   `kalei serve --role api` + `kalei worker` deployments, lower
+//!   `poll_interval` if cross-process pickup latency matters.
+//! - SQLite: the queue's writes in one process take turns on an async mutex
+//!   instead of sleeping in SQLite's busy handler.
 
 pub mod admin;
 pub mod backoff;
