@@ -216,9 +216,21 @@ const RULES: &[RuleSrc] = &[
     (D::Blaming, 0.6, "if only", r"\bif (?:only )?(?:he|she|they|you|my [a-z]+) (?:had|had not|would|would not|did|did not|were|was|could|had just) (?:[a-z']+ ){0,4}(?:i would|i could|i would not|i wouldn't|then|i might|i wouldn)\b", ""),
 ];
 
+/// Everything the distortion stage knows about one word, found with one
+/// hash lookup: the rules it anchors, the gate conditions it satisfies and
+/// the rules whose matches can start at it.
+#[derive(Default)]
+struct WordInfo {
+    anchor: [u64; 4],
+    gate_ids: Vec<u16>,
+    start: [u64; 4],
+}
+
 struct Compiled {
+    words: crate::lexicon::FxMap<WordInfo>,
     rules: Vec<Rule>,
     gates: crate::gate::Gates,
+    starts: crate::gate::Starts,
     /// word → bitset of rules that use it as an anchor
     anchors: FxMap<[u64; 4]>,
 }
@@ -239,9 +251,23 @@ static COMPILED: LazyLock<Compiled> = LazyLock::new(|| {
         }
     }
     let gates = crate::gate::Gates::new(RULES.iter().map(|r| r.3));
+    let starts = crate::gate::Starts::new(RULES.iter().map(|r| r.3));
+    let mut words: crate::lexicon::FxMap<WordInfo> = Default::default();
+    let leak = |w: &str| -> &'static str { Box::leak(w.to_string().into_boxed_str()) };
+    for (w, m) in anchors.iter() {
+        words.entry(w).or_default().anchor = *m;
+    }
+    for (w, ids) in gates.words.iter() {
+        words.entry(leak(w)).or_default().gate_ids = ids.clone();
+    }
+    for (w, m) in starts.words.iter() {
+        words.entry(leak(w)).or_default().start = *m;
+    }
     Compiled {
+        words,
         rules,
         gates,
+        starts,
         anchors,
     }
 });
@@ -397,18 +423,50 @@ pub(crate) fn features(doc: &Doc) -> Vec<(&'static str, f32)> {
 fn candidates(doc: &Doc) -> Vec<Cand> {
     let c = &*COMPILED;
     let mut cands: Vec<Cand> = Vec::new();
+    let mut starts = crate::gate::StartList::new();
     for (si, s) in doc.sentences.iter().enumerate() {
         let mut mask = [0u64; 4];
         let mut present: Present = [0; MAX_SETS / 64];
+        let a = doc.tokens[s.t0].ns as usize;
+        starts.clear();
         for i in s.t0..s.t1 {
             if !doc.tokens[i].is_word {
                 continue;
             }
             let w = doc.word(i);
-            c.gates.mark_token(w, &mut present);
-            if let Some(m) = c.anchors.get(w) {
-                for k in 0..4 {
-                    mask[k] |= m[k];
+            let info = c.words.get(w);
+            if let Some(info) = info {
+                for (m, x) in mask.iter_mut().zip(info.anchor) {
+                    *m |= x;
+                }
+            }
+            if w.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                if let Some(info) = info {
+                    crate::gate::Gates::mark_ids(&info.gate_ids, &mut present);
+                    if info.start != [0; 4] {
+                        starts.push((doc.tokens[i].ns as usize - a, info.start));
+                    }
+                }
+            } else {
+                // runs of letters and digits inside "self-harm", "été"
+                let base = doc.tokens[i].ns as usize - a;
+                let bytes = w.as_bytes();
+                let mut j = 0;
+                while j < bytes.len() {
+                    if bytes[j].is_ascii_alphanumeric() {
+                        let st = j;
+                        while j < bytes.len() && bytes[j].is_ascii_alphanumeric() {
+                            j += 1;
+                        }
+                        if let Some(info) = c.words.get(&w[st..j]) {
+                            crate::gate::Gates::mark_ids(&info.gate_ids, &mut present);
+                            if info.start != [0; 4] {
+                                starts.push((base + st, info.start));
+                            }
+                        }
+                    } else {
+                        j += 1;
+                    }
                 }
             }
         }
@@ -426,20 +484,18 @@ fn candidates(doc: &Doc) -> Vec<Cand> {
                     continue;
                 }
                 let rule = &c.rules[r];
-                for m in rule.re.find_iter(slice) {
-                    let ms = m.as_str();
-                    let trimmed = ms.trim_end();
+                c.starts.find_each(r, &rule.re, slice, &starts, |ms0, ms1| {
+                    let trimmed = slice[ms0..ms1].trim_end();
                     if trimmed.is_empty() {
-                        continue;
+                        return;
                     }
                     if let Some(u) = &rule.unless {
                         // the exception may reach outside the match ("career suicide")
-                        let (ms0, ms1) = (m.start(), m.end());
                         if u.find_iter(slice).any(|x| x.start() < ms1 && ms0 < x.end()) {
-                            continue;
+                            return;
                         }
                     }
-                    let (m0, m1) = doc.tokens_of(a + m.start(), a + m.start() + trimmed.len());
+                    let (m0, m1) = doc.tokens_of(a + ms0, a + ms0 + trimmed.len());
                     cands.push(Cand {
                         ty: rule.ty,
                         conf: rule.conf,
@@ -447,7 +503,7 @@ fn candidates(doc: &Doc) -> Vec<Cand> {
                         m1,
                         sent: si,
                     });
-                }
+                });
             }
         }
     }
@@ -523,6 +579,7 @@ const FEATURE_NAMES: [&str; NF] = [
 ];
 const NF: usize = 22;
 
+#[allow(clippy::needless_range_loop)]
 fn doc_features(doc: &Doc, spans: &[Span]) -> [f32; NF] {
     let mut f = [0f32; NF];
     let mut types = 0u16;

@@ -245,6 +245,58 @@ fn seq_reqs(seq: &[Item], before: bool, after: bool, out: &mut Vec<Req>) {
     }
 }
 
+/// Words one of which every match starts with (as a whole ASCII word), when
+/// the pattern pins that down; `None` when a match may start elsewhere.
+pub(crate) fn first_words(pattern: &str) -> Option<Vec<String>> {
+    let mut p = Parser {
+        b: pattern.as_bytes(),
+        i: 0,
+    };
+    let alts = p.alternation();
+    let mut out = BTreeSet::new();
+    alts_first(&alts, false, false, &mut out)?;
+    Some(out.into_iter().collect())
+}
+
+/// First word of every alternative; `before` tells whether a boundary
+/// precedes the group.
+fn alts_first(
+    alts: &[Vec<Item>],
+    before: bool,
+    after: bool,
+    out: &mut BTreeSet<String>,
+) -> Option<()> {
+    for seq in alts {
+        let mut bnd = before;
+        let mut k = 0;
+        while k < seq.len() && matches!(seq[k].atom, Atom::Boundary) {
+            bnd = true;
+            k += 1;
+        }
+        let it = seq.get(k)?;
+        match &it.atom {
+            Atom::Group(a) if it.once => alts_first(a, bnd, boundary_next(seq, k, after), out)?,
+            Atom::Char(c) if it.once && is_word(*c) && bnd => {
+                let mut w = String::new();
+                let mut j = k;
+                while j < seq.len() {
+                    match seq[j].atom {
+                        Atom::Char(c) if seq[j].once && is_word(c) => w.push(c as char),
+                        _ => break,
+                    }
+                    j += 1;
+                }
+                if !boundary_next(seq, j - 1, after) {
+                    return None;
+                }
+                out.insert(w);
+            }
+            _ => return None,
+        }
+    }
+    Some(())
+}
+
 /// Required words of a (macro-expanded) pattern: every match contains, for
 /// each returned set, at least one of its words as a whole ASCII word.
 pub(crate) fn required_words(pattern: &str) -> Vec<Vec<String>> {
@@ -286,42 +338,77 @@ pub(crate) fn for_each_word(s: &str, mut f: impl FnMut(&str)) {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// Rules whose matches must start at one of a few words: they are searched
+/// with an anchored expression tried only at those words, instead of an
+/// unanchored scan of the whole sentence.
+pub(crate) struct Starts {
+    pub(crate) words: HashMap<Box<str>, [u64; 4], BuildHasherDefault<FxHasher>>,
+    anchored: Vec<Option<regex::Regex>>,
+}
 
-    fn req(p: &str) -> Vec<Vec<String>> {
-        required_words(p)
+/// Start words found in a sentence (in order): byte offset in the sentence
+/// and the rules whose matches can start there.
+pub(crate) type StartList = Vec<(usize, [u64; 4])>;
+
+impl Starts {
+    pub(crate) fn new<'a>(patterns: impl Iterator<Item = &'a str>) -> Starts {
+        let mut words: HashMap<Box<str>, [u64; 4], BuildHasherDefault<FxHasher>> =
+            HashMap::default();
+        let mut anchored = Vec::new();
+        for (r, p) in patterns.enumerate() {
+            assert!(r < 256);
+            match first_words(&crate::patterns::expand_macros(p)) {
+                Some(ws) => {
+                    for w in ws {
+                        words.entry(w.into_boxed_str()).or_default()[r / 64] |= 1u64 << (r % 64);
+                    }
+                    anchored.push(Some(crate::patterns::compile(&format!("^(?:{p})"))));
+                }
+                None => anchored.push(None),
+            }
+        }
+        Starts { words, anchored }
     }
 
-    #[test]
-    fn sequences_and_groups() {
-        let r = req(r"\bi (?:will|would) (?:really )*never (?:be|get)\b");
-        assert!(r.contains(&vec!["i".to_string()]));
-        assert!(r.contains(&vec!["will".to_string(), "would".to_string()]));
-        assert!(r.contains(&vec!["never".to_string()]));
-        assert!(r.contains(&vec!["be".to_string(), "get".to_string()]));
-        // not a whole word: "hates?" and "self-harm(?:ing)?"
-        let r = req(r"\bhates? (?:me|us)\b");
-        assert_eq!(r, vec![vec!["me".to_string(), "us".to_string()]]);
-        let r = req(r"\bself-harm(?:ing)?\b");
-        assert_eq!(r, vec![vec!["self".to_string()]]);
-        // optional group keeps the boundary when it ends in a space
-        let r = req(r"\bnot (?:[a-z']+ ){1,4}(?:at all|whatsoever)\b");
-        assert!(r.contains(&vec!["at".to_string(), "whatsoever".to_string()]));
-        // top-level alternation
-        let r = req(r"\bfoo bar\b|\bbaz\b");
-        assert_eq!(r, vec![vec!["baz".to_string(), "foo".to_string()]]);
-        // an alternative without a condition drops the group's condition
-        let r = req(r"\b(?:foo|[a-z]+) bar\b");
-        assert_eq!(r, vec![vec!["bar".to_string()]]);
+    /// Calls `f(start, end)` for every match of rule `r` in `slice`, exactly
+    /// as `re.find_iter(slice)` would report them.
+    #[inline]
+    pub(crate) fn find_each(
+        &self,
+        r: usize,
+        re: &regex::Regex,
+        slice: &str,
+        starts: &StartList,
+        mut f: impl FnMut(usize, usize),
+    ) {
+        match &self.anchored[r] {
+            Some(a) => {
+                let mut from = 0;
+                for &(pos, m) in starts {
+                    if pos < from || m[r / 64] & (1u64 << (r % 64)) == 0 {
+                        continue;
+                    }
+                    if let Some(x) = a.find(&slice[pos..]) {
+                        if x.end() > 0 {
+                            f(pos, pos + x.end());
+                            from = pos + x.end();
+                        }
+                    }
+                }
+            }
+            None => {
+                for x in re.find_iter(slice) {
+                    f(x.start(), x.end());
+                }
+            }
+        }
     }
 }
 
 /// Gates of a rule table, compiled for per-sentence checks.
 pub(crate) struct Gates {
     /// word → ids of the condition sets it belongs to
-    words: HashMap<Box<str>, Vec<u16>, BuildHasherDefault<FxHasher>>,
+    pub(crate) words: HashMap<Box<str>, Vec<u16>, BuildHasherDefault<FxHasher>>,
     /// per rule: ids of the condition sets that must all be present
     rules: Vec<Vec<u16>>,
 }
@@ -354,6 +441,14 @@ impl Gates {
         Gates { words, rules }
     }
 
+    /// Marks a list of condition sets.
+    #[inline]
+    pub(crate) fn mark_ids(ids: &[u16], present: &mut Present) {
+        for &id in ids {
+            present[id as usize / 64] |= 1u64 << (id % 64);
+        }
+    }
+
     /// Marks the condition sets a word satisfies.
     #[inline]
     pub(crate) fn mark(&self, word: &str, present: &mut Present) {
@@ -380,5 +475,43 @@ impl Gates {
         self.rules[rule]
             .iter()
             .all(|&id| present[id as usize / 64] & (1u64 << (id % 64)) != 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(p: &str) -> Vec<Vec<String>> {
+        required_words(p)
+    }
+
+    #[test]
+    fn sequences_and_groups() {
+        let r = req(r"\bi (?:will|would) (?:really )*never (?:be|get)\b");
+        assert!(r.contains(&vec!["i".to_string()]));
+        assert!(r.contains(&vec!["will".to_string(), "would".to_string()]));
+        assert!(r.contains(&vec!["never".to_string()]));
+        assert!(r.contains(&vec!["be".to_string(), "get".to_string()]));
+        // not a whole word: "hates?" and "self-harm(?:ing)?"
+        let r = req(r"\bhates? (?:me|us)\b");
+        assert_eq!(r, vec![vec!["me".to_string(), "us".to_string()]]);
+        let r = req(r"\bself-harm(?:ing)?\b");
+        assert_eq!(r, vec![vec!["self".to_string()]]);
+        // optional group keeps the boundary when it ends in a space
+        let r = req(r"\bnot (?:[a-z']+ ){1,4}(?:at all|whatsoever)\b");
+        assert!(r.contains(&vec!["at".to_string(), "whatsoever".to_string()]));
+        // top-level alternation
+        let r = req(r"\bfoo bar\b|\bbaz\b");
+        assert_eq!(r, vec![vec!["baz".to_string(), "foo".to_string()]]);
+        assert_eq!(
+            first_words(r"\b(?:he|she|my (?:mom|dad)) (?:is|are)\b").unwrap(),
+            vec!["he", "my", "she"]
+        );
+        assert!(first_words(r"\b(?:the )?worst\b").is_none());
+        assert!(first_words(r"\bhates? me").is_none());
+        // an alternative without a condition drops the group's condition
+        let r = req(r"\b(?:foo|[a-z]+) bar\b");
+        assert_eq!(r, vec![vec!["bar".to_string()]]);
     }
 }
