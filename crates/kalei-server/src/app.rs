@@ -41,6 +41,7 @@ pub struct AppInner {
     pub metrics: PrometheusHandle,
     pub cipher: Cipher,
     pub billing: crate::billing::BillingVerifiers,
+    pub gateway: kalei_ai::Gateway,
 }
 
 /// Cheap to clone; shared by every handler.
@@ -85,6 +86,14 @@ impl AppState {
         let cipher = load_cipher(&config, &db).await?;
         let billing = crate::billing::BillingVerifiers::from_config(&config.billing)
             .map_err(|e| anyhow::anyhow!(e))?;
+        let gateway = kalei_ai::Gateway::new(
+            config.ai.clone(),
+            db.clone(),
+            counters.clone(),
+            clock.clone(),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot start the AI gateway (ai): {e}"))?;
         let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
         Ok(AppState(Arc::new(AppInner {
             jobs: Jobs::with_clock(db.clone(), clock.clone()),
@@ -97,6 +106,7 @@ impl AppState {
             metrics: crate::telemetry::metrics_handle(),
             cipher,
             billing,
+            gateway,
             config,
         })))
     }

@@ -64,6 +64,10 @@ pub struct Config {
     pub encryption: EncryptionConfig,
     /// Store notification verification (`[billing.apple]`, `[billing.google]`).
     pub billing: crate::billing::BillingConfig,
+    /// The AI gateway (`[ai]`: targets, routes per feature, budgets…).
+    /// `KALEI_AI_BASE_URL` + `KALEI_AI_MODEL` (+ `KALEI_AI_API_KEY`) put one
+    /// OpenAI-compatible target in front of `local` for every feature.
+    pub ai: kalei_ai::GatewayConfig,
 }
 
 /// Column encryption keys. Default: generated into `<data_dir>/encryption.keys`.
@@ -173,6 +177,7 @@ impl Default for Config {
             plans: crate::entitlements::PlansConfig::default(),
             encryption: EncryptionConfig::default(),
             billing: crate::billing::BillingConfig::default(),
+            ai: kalei_ai::GatewayConfig::default(),
         }
     }
 }
@@ -215,7 +220,8 @@ impl Default for AuthConfig {
 }
 
 /// Environment variables with the `KALEI_` prefix that are not settings.
-const NON_SETTING_ENV: &[&str] = &["config"];
+/// (`KALEI_AI_*` are read by `GatewayConfig::apply_simple_env`.)
+const NON_SETTING_ENV: &[&str] = &["config", "ai_base_url", "ai_api_key", "ai_model"];
 
 impl Config {
     /// Loads the layered configuration. `file` overrides `KALEI_CONFIG`; a
@@ -234,10 +240,11 @@ impl Config {
         }
         let path = named.unwrap_or_else(|| PathBuf::from("kalei.toml"));
         let env = Env::prefixed("KALEI_").split("__").filter(|k| {
-            let k = k.as_str();
-            !NON_SETTING_ENV.contains(&k) && !k.starts_with("test_")
+            // Keys arrive as written in the environment (upper case).
+            let k = k.as_str().to_ascii_lowercase();
+            !NON_SETTING_ENV.contains(&k.as_str()) && !k.starts_with("test_")
         });
-        let config: Config = Figment::from(Serialized::defaults(Config::default()))
+        let mut config: Config = Figment::from(Serialized::defaults(Config::default()))
             .merge(Toml::file(&path))
             .merge(env)
             .extract()
@@ -247,6 +254,7 @@ impl Config {
                     .collect::<Vec<_>>()
                     .join("\n")
             })?;
+        config.ai.apply_simple_env();
         config.validate()?;
         Ok(config)
     }
@@ -254,6 +262,9 @@ impl Config {
     /// Checks what serde cannot: formats, ranges and combinations.
     pub fn validate(&self) -> Result<(), String> {
         self.listen_addr()?;
+        self.ai
+            .validate()
+            .map_err(|e| format!("invalid configuration: ai: {e}"))?;
         let db = self.database_url();
         kalei_store::Dialect::from_url(&db).map_err(|e| {
             format!("invalid configuration: database_url (KALEI_DATABASE_URL): {e}")

@@ -2,12 +2,20 @@
 //! session reflections, daily affirmations. Every call here comes after the
 //! safety gate, and every output is checked again before it is returned.
 //!
-//! Today the built-in `local` provider (the offline engine's templates)
-//! answers; the AI gateway (`kalei-ai`) plugs in behind these functions with
-//! routing, budgets and remote models, without changing the callers.
+//! All of it goes through the AI gateway (`kalei-ai`): routing per feature,
+//! budgets, retries, fallback and, last in every route, the built-in `local`
+//! provider (the offline engine's templates), so a deployment without an API
+//! key still works.
 
-use kalei_analysis::templates::{self, MicroAction, Reframe, SessionSummary};
-use kalei_analysis::{DistortionType, Emotions};
+use kalei_ai::{
+    GatewayError, LensRequest, MicroAction, MirrorReframeRequest, ReflectionRequest, Reframe,
+    TurnRequest,
+};
+use kalei_analysis::templates::SessionSummary;
+use kalei_analysis::{Analysis, Emotions, Fragment};
+
+use crate::app::AppState;
+use crate::error::{ApiError, ApiResult};
 
 /// The model and prompt behind a generated result, stored with it.
 #[derive(Debug, Clone)]
@@ -22,20 +30,6 @@ pub struct Generated<T> {
     pub provenance: Provenance,
 }
 
-/// Template revision of the built-in provider.
-pub const LOCAL_PROMPT_VERSION: &str = concat!("local-templates@", env!("CARGO_PKG_VERSION"));
-
-fn local<T>(output: T) -> Generated<T> {
-    Generated {
-        output,
-        provenance: Provenance {
-            model: "local".into(),
-            provider: "local".into(),
-            prompt_version: LOCAL_PROMPT_VERSION.into(),
-        },
-    }
-}
-
 /// A stable seed from ids, so the same item always gets the same wording.
 pub fn seed(parts: &[&str]) -> u64 {
     let mut h = blake3::Hasher::new();
@@ -46,34 +40,125 @@ pub fn seed(parts: &[&str]) -> u64 {
     u64::from_le_bytes(h.finalize().as_bytes()[..8].try_into().expect("8 bytes"))
 }
 
+fn from_gateway<T, U>(g: kalei_ai::Generated<T>, f: impl FnOnce(T) -> U) -> Generated<U> {
+    Generated {
+        provenance: Provenance {
+            model: g.model,
+            provider: g.provider,
+            prompt_version: g.prompt_version,
+        },
+        output: f(g.output),
+    }
+}
+
+/// Gateway failures as API problems. Crisis content never reaches the
+/// gateway (the safety gate answers first), so `Crisis` here is a bug.
+fn api_error(e: GatewayError) -> ApiError {
+    match e {
+        GatewayError::Budget { which } => ApiError {
+            detail: format!("The AI budget ({which:?}) is used up for now; try again later."),
+            ..ApiError::rate_limited("ai_budget_exhausted", 3600)
+        },
+        GatewayError::Paused { resume_at_ms, .. } => ApiError {
+            detail: "This feature is paused to keep AI spend within budget.".into(),
+            ..ApiError::rate_limited(
+                "ai_paused",
+                ((resume_at_ms - chrono::Utc::now().timestamp_millis()) / 1000).max(1) as u64,
+            )
+        },
+        GatewayError::Unavailable { .. } | GatewayError::Stream(_) => ApiError::new(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "ai_unavailable",
+            "No model could answer right now; try again shortly.",
+        ),
+        other => ApiError::internal(other),
+    }
+}
+
+/// Whether the user allows their text to go to a remote model. Consents
+/// (privacy work) will decide this; until then the configured routes apply.
+fn remote_allowed() -> bool {
+    true
+}
+
 pub struct TurnOutput {
     pub reframes: Vec<Reframe>,
     pub micro_action: MicroAction,
 }
 
-pub fn turn(
-    distortion: Option<DistortionType>,
-    emotions: &Emotions,
+pub async fn turn(
+    state: &AppState,
+    user_id: &str,
+    thought: &str,
+    analysis: &Analysis,
+) -> ApiResult<Generated<TurnOutput>> {
+    let g = state
+        .gateway
+        .turn(&TurnRequest {
+            user_id: user_id.to_string(),
+            thought: thought.to_string(),
+            analysis: analysis.clone(),
+            remote_allowed: remote_allowed(),
+        })
+        .await
+        .map_err(api_error)?;
+    Ok(from_gateway(g, |o| TurnOutput {
+        reframes: o.reframes,
+        micro_action: o.micro_action,
+    }))
+}
+
+pub async fn fragment_reframes(
+    state: &AppState,
+    user_id: &str,
+    fragment: Fragment,
+    analysis: &Analysis,
+) -> ApiResult<Generated<Vec<Reframe>>> {
+    let g = state
+        .gateway
+        .mirror_reframe(&MirrorReframeRequest {
+            user_id: user_id.to_string(),
+            fragment,
+            analysis: analysis.clone(),
+            remote_allowed: remote_allowed(),
+        })
+        .await
+        .map_err(api_error)?;
+    Ok(from_gateway(g, |o| o.reframes))
+}
+
+pub async fn session_reflection(
+    state: &AppState,
+    user_id: &str,
+    summary: &SessionSummary,
+) -> ApiResult<Generated<String>> {
+    let g = state
+        .gateway
+        .mirror_reflection(&ReflectionRequest {
+            user_id: user_id.to_string(),
+            summary: summary.clone(),
+            remote_allowed: remote_allowed(),
+        })
+        .await
+        .map_err(api_error)?;
+    Ok(from_gateway(g, |o| o.text))
+}
+
+pub async fn affirmation(
+    state: &AppState,
+    user_id: &str,
+    emotions: Option<Emotions>,
     seed: u64,
-) -> Generated<TurnOutput> {
-    local(TurnOutput {
-        reframes: templates::reframes(distortion, emotions, seed).to_vec(),
-        micro_action: templates::micro_action(distortion, emotions, seed),
-    })
-}
-
-pub fn fragment_reframes(
-    distortion: DistortionType,
-    emotions: &Emotions,
-    seed: u64,
-) -> Generated<Vec<Reframe>> {
-    local(templates::reframes(Some(distortion), emotions, seed).to_vec())
-}
-
-pub fn session_reflection(summary: &SessionSummary, seed: u64) -> Generated<String> {
-    local(templates::session_reflection(summary, seed))
-}
-
-pub fn affirmation(emotions: Option<&Emotions>, seed: u64) -> Generated<String> {
-    local(templates::affirmation(emotions, seed))
+) -> ApiResult<Generated<String>> {
+    let g = state
+        .gateway
+        .lens(&LensRequest {
+            user_id: user_id.to_string(),
+            emotions,
+            seed,
+            remote_allowed: remote_allowed(),
+        })
+        .await
+        .map_err(api_error)?;
+    Ok(from_gateway(g, |o| o.text))
 }

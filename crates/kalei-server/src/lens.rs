@@ -343,7 +343,13 @@ async fn affirmation_today(
     if let Some(text) = cached {
         return Ok(ApiJson(Affirmation { date: day, text }));
     }
-    let g = generation::affirmation(None, generation::seed(&[&user.user_id, &day]));
+    let g = generation::affirmation(
+        &state,
+        &user.user_id,
+        None,
+        generation::seed(&[&user.user_id, &day]),
+    )
+    .await?;
     let text = if crate::safety::output_is_safe(&state, &user.user_id, "lens", &g.output).await? {
         g.output
     } else {

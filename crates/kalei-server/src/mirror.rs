@@ -382,8 +382,8 @@ async fn reframe_fragment(
     .fetch_optional(state.db.pool())
     .await?
     .ok_or_else(|| ApiError::not_found("fragment"))?;
-    let (sealed, emotions_json): (Vec<u8>, String) = sqlx::query_as(
-        "SELECT content_sealed, emotions FROM mirror_messages WHERE user_id = $1 AND id = $2",
+    let sealed: Vec<u8> = sqlx::query_scalar(
+        "SELECT content_sealed FROM mirror_messages WHERE user_id = $1 AND id = $2",
     )
     .bind(&user.user_id)
     .bind(&fragment.message_id)
@@ -417,9 +417,16 @@ async fn reframe_fragment(
         .distortion
         .parse()
         .map_err(|_| ApiError::internal("stored distortion type is unknown"))?;
-    let emotions: Emotions = serde_json::from_str(&emotions_json).unwrap_or_default();
+    let span = kalei_analysis::Fragment {
+        r#type: distortion,
+        start: fragment.start_offset as usize,
+        end: fragment.end_offset as usize,
+        text: text.clone(),
+        confidence: fragment.confidence as f32,
+        explanation: fragment.explanation.clone(),
+    };
     let generated =
-        generation::fragment_reframes(distortion, &emotions, generation::seed(&[&fragment.id]));
+        generation::fragment_reframes(&state, &user.user_id, span, &verdict.analysis).await?;
     let reframes: Vec<ReframeView> = generated.output.iter().map(ReframeView::from).collect();
     let texts: Vec<String> = reframes.iter().map(|r| r.text.clone()).collect();
     crate::product::ensure_safe_output(&state, &user.user_id, "mirror_reframe", &texts).await?;
@@ -474,7 +481,7 @@ async fn close_session(
         // A session that held crisis language gets no generated reflection.
         (crate::product::CRISIS_REFLECTION.to_string(), None)
     } else {
-        let g = generation::session_reflection(&summary, generation::seed(&[&id]));
+        let g = generation::session_reflection(&state, &user.user_id, &summary).await?;
         (g.output, Some(g.provenance))
     };
     let reflection =

@@ -252,8 +252,7 @@ async fn create_turn(
             None,
         )
     } else {
-        let primary = analysis.fragments.first().map(|f| f.r#type);
-        let g = generation::turn(primary, &analysis.emotions, generation::seed(&[&id]));
+        let g = generation::turn(&state, &user.user_id, &req.thought, analysis).await?;
         let result = TurnResult {
             reframes: g.output.reframes.iter().map(ReframeView::from).collect(),
             micro_action: Some(MicroActionView {

@@ -70,6 +70,10 @@ fn config_prints_effective_settings_with_secrets_redacted() {
             "a-very-long-signing-key-that-is-secret-123",
         )
         .env("KALEI_AUTH__ACCESS_TTL_SECS", "300")
+        .env("KALEI_AI_BASE_URL", "http://127.0.0.1:9/v1")
+        .env("KALEI_AI_MODEL", "deepseek/deepseek-chat")
+        .env("KALEI_AI_API_KEY", "sk-very-secret-key")
+        .env("KALEI_TEST_SOMETHING", "ignored")
         .arg("config")
         .output()
         .unwrap();
@@ -85,6 +89,14 @@ fn config_prints_effective_settings_with_secrets_redacted() {
         "env beats file: {text}"
     );
     assert!(!text.contains("hunter2") && !text.contains("a-very-long-signing-key"));
+    assert!(
+        !text.contains("sk-very-secret-key"),
+        "AI key leaked: {text}"
+    );
+    assert!(
+        text.contains("deepseek/deepseek-chat"),
+        "KALEI_AI_* set the simple route: {text}"
+    );
     assert!(text.contains("[redacted]"));
 }
 

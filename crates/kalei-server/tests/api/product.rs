@@ -134,7 +134,7 @@ api_test!(
         assert!(turn["micro_action"]["minutes"].as_u64().unwrap() > 0);
         assert!(!turn["distortions"].as_array().unwrap().is_empty());
         assert_eq!(turn["model"], "local");
-        assert!(turn["prompt_version"].as_str().unwrap().starts_with("local-templates@"));
+        assert!(!turn["prompt_version"].as_str().unwrap().is_empty(), "the prompt version is recorded");
         let tid = turn["id"].as_str().unwrap();
         assert_eq!(app.count("SELECT COUNT(*) FROM jobs WHERE kind = 'spectrum.turn_analysis'").await, 1);
 
