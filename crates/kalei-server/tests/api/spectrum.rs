@@ -57,7 +57,9 @@ use chrono::{Datelike, NaiveDate, TimeZone, Utc};
 use kalei_server::spectrum::periodic;
 
 fn ms(y: i32, m: u32, d: u32, h: u32) -> i64 {
-    Utc.with_ymd_and_hms(y, m, d, h, 0, 0).unwrap().timestamp_millis()
+    Utc.with_ymd_and_hms(y, m, d, h, 0, 0)
+        .unwrap()
+        .timestamp_millis()
 }
 
 async fn set_plan(app: &TestApp, user_id: &str, plan: &str) {
@@ -77,7 +79,14 @@ async fn set_plan(app: &TestApp, user_id: &str, plan: &str) {
 }
 
 /// A closed session with its derived vector, written directly (chosen dates).
-async fn put_session(app: &TestApp, user_id: &str, at: i64, date: &str, valence: f64, counts: &str) -> String {
+async fn put_session(
+    app: &TestApp,
+    user_id: &str,
+    at: i64,
+    date: &str,
+    valence: f64,
+    counts: &str,
+) -> String {
     let id = kalei_store::new_id();
     sqlx::query("INSERT INTO mirror_sessions (id, user_id, status, started_at, closed_at, message_count) VALUES ($1, $2, 'closed', $3, $3, 2)")
         .bind(&id).bind(user_id).bind(at)
@@ -91,9 +100,19 @@ async fn put_session(app: &TestApp, user_id: &str, at: i64, date: &str, valence:
     id
 }
 
-async fn put_turn(app: &TestApp, user_id: &str, at: i64, date: &str, before: i64, after: i64) -> String {
+async fn put_turn(
+    app: &TestApp,
+    user_id: &str,
+    at: i64,
+    date: &str,
+    before: i64,
+    after: i64,
+) -> String {
     let id = kalei_store::new_id();
-    let sealed = app.app.cipher.seal_str("A thought.", &format!("turns.thought:{user_id}"));
+    let sealed = app
+        .app
+        .cipher
+        .seal_str("A thought.", &format!("turns.thought:{user_id}"));
     sqlx::query("INSERT INTO turns (id, user_id, thought_sealed, distortions, polarity, emotions, crisis_level, belief_before, belief_after, created_at) \
                  VALUES ($1, $2, $3, '[]', -0.5, '{}', 'none', $4, $5, $6)")
         .bind(&id).bind(user_id).bind(sealed).bind(before).bind(after).bind(at)
