@@ -173,6 +173,7 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict(_) => {
                 ApiError::conflict("conflict", "The resource already exists.")
             }
+            StoreError::Database(sqlx::Error::PoolTimedOut) => overloaded(),
             other => ApiError::internal(other),
         }
     }
@@ -181,6 +182,20 @@ impl From<StoreError> for ApiError {
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
         StoreError::from_sqlx(err).into()
+    }
+}
+
+/// Overload (no database connection free in time) is not a bug: 503 with
+/// `Retry-After`, so clients back off instead of reporting a failure.
+fn overloaded() -> ApiError {
+    metrics::counter!("db_pool_timeouts_total").increment(1);
+    ApiError {
+        retry_after_secs: Some(1),
+        ..ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "overloaded",
+            "The server is busy; retry shortly.",
+        )
     }
 }
 
@@ -194,5 +209,20 @@ impl IntoResponse for ApiError {
         // Rendered by the problem middleware, which knows the request id.
         res.extensions_mut().insert(self);
         res
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pool_timeouts_are_503_not_500() {
+        let e: ApiError = sqlx::Error::PoolTimedOut.into();
+        assert_eq!(e.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(e.code, "overloaded");
+        assert_eq!(e.retry_after_secs, Some(1));
+        let e: ApiError = sqlx::Error::RowNotFound.into();
+        assert_eq!(e.status, StatusCode::INTERNAL_SERVER_ERROR);
     }
 }
