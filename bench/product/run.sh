@@ -16,8 +16,9 @@ PG=${PG:-postgres://postgres@127.0.0.1:5432}
 REDIS=${REDIS:-redis://127.0.0.1:6379}
 
 cargo build --release -q -p kalei-server --bin kalei --example loadgen
-BIN=target/release/kalei
-LOADGEN=target/release/examples/loadgen
+TARGET=${CARGO_TARGET_DIR:-target}
+BIN=$TARGET/release/kalei
+LOADGEN=$TARGET/release/examples/loadgen
 WORK=$(mktemp -d)
 SERVER=""
 cleanup() { [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$WORK"; }
