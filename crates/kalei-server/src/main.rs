@@ -161,6 +161,7 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
     match command {
         Command::Serve { role } => {
             let app = Application::build(config).await?;
+            let app_state = app.state.clone();
             let worker = match role {
                 Role::All => Some(kalei_server::jobs::start_worker(&app.state, None)?),
                 Role::Api => None,
@@ -178,6 +179,8 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
                 let report = worker.shutdown().await;
                 tracing::info!(report = ?report, "workers stopped");
             }
+            // Usage events are written in batches: flush the last one.
+            app_state.gateway.flush().await;
             tracing::info!("kalei stopped");
             Ok(())
         }

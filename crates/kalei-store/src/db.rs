@@ -111,11 +111,24 @@ impl Db {
     /// Starts a write transaction. On SQLite it takes the write lock up front
     /// (`BEGIN IMMEDIATE`) so two read-then-write transactions cannot deadlock
     /// on the lock upgrade; `busy_timeout` then queues writers fairly.
+    ///
+    /// The acquire-and-BEGIN runs in a task of its own: if the caller is
+    /// cancelled mid-way (client gone, request timeout), sqlx 0.8 can leave the
+    /// connection inside an open transaction (on SQLite holding the write lock
+    /// for every other writer). Here the task always finishes, and a
+    /// transaction nobody receives is dropped, which rolls it back.
     pub async fn begin(&self) -> StoreResult<Transaction<'static, Any>> {
-        Ok(match self.dialect {
-            Dialect::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Dialect::Postgres => self.pool.begin().await?,
+        let pool = self.pool.clone();
+        let dialect = self.dialect;
+        let tx = tokio::spawn(async move {
+            match dialect {
+                Dialect::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await,
+                Dialect::Postgres => pool.begin().await,
+            }
         })
+        .await
+        .map_err(|e| StoreError::Other(format!("transaction start task failed: {e}")))??;
+        Ok(tx)
     }
 
     fn migrator(&self) -> &'static sqlx::migrate::Migrator {

@@ -32,8 +32,16 @@ impl PasswordHasher {
     }
 
     pub async fn hash(&self, password: String) -> Result<String, ApiError> {
-        let _permit = self.permits.acquire().await.map_err(ApiError::internal)?;
+        // The permit moves into the blocking task, so a cancelled request
+        // cannot free it while its hash still runs.
+        let permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(ApiError::internal)?;
         tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             let salt = SaltString::generate(&mut rand::thread_rng());
             Argon2::default()
                 .hash_password(password.as_bytes(), &salt)
@@ -47,10 +55,16 @@ impl PasswordHasher {
     /// Verifies `password` against `hash`, or against a dummy hash when the
     /// account has none (unknown email, social-only account).
     pub async fn verify(&self, password: String, hash: Option<String>) -> Result<bool, ApiError> {
-        let _permit = self.permits.acquire().await.map_err(ApiError::internal)?;
+        let permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(ApiError::internal)?;
         let known = hash.is_some();
         let hash = hash.unwrap_or_else(|| self.dummy_hash.to_string());
         let ok = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             PasswordHash::new(&hash)
                 .map(|parsed| {
                     Argon2::default()
