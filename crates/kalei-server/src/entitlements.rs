@@ -118,11 +118,7 @@ pub async fn plan_of(state: &AppState, user_id: &str) -> ApiResult<String> {
 
 /// The user's local day and when it ends (UTC), from their profile's zone.
 pub async fn local_day(state: &AppState, user_id: &str) -> ApiResult<(String, DateTime<Utc>)> {
-    let tz: Option<String> = sqlx::query_scalar("SELECT timezone FROM profiles WHERE user_id = $1")
-        .bind(user_id)
-        .fetch_optional(state.db.pool())
-        .await?;
-    let tz: Tz = tz.and_then(|t| t.parse().ok()).unwrap_or(Tz::UTC);
+    let tz = crate::spectrum::user_tz(state, user_id).await?;
     let now = Utc
         .timestamp_millis_opt(state.clock.now_ms())
         .single()

@@ -15,7 +15,6 @@ use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::http::pagination::{Page, PageParams};
 use crate::http::ApiJson;
-use crate::product::ReframeView;
 use crate::time::rfc3339;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -67,16 +66,7 @@ async fn item_text(state: &AppState, user_id: &str, row: &ItemRow) -> ApiResult<
         let Some((Some(sealed), Some(chosen))) = r else {
             return Ok(None);
         };
-        let json = state
-            .cipher
-            .open_string(&sealed, &format!("turns.result:{user_id}"))
-            .map_err(ApiError::internal)?;
-        #[derive(serde::Deserialize)]
-        struct Result {
-            reframes: Vec<ReframeView>,
-        }
-        let result: Result = serde_json::from_str(&json).map_err(ApiError::internal)?;
-        return Ok(result.reframes.get(chosen as usize).map(|r| r.text.clone()));
+        return crate::turn::chosen_reframe_text(state, user_id, &sealed, chosen);
     }
     if let Some(session_id) = &row.session_id {
         let sealed: Option<Option<Vec<u8>>> = sqlx::query_scalar(
@@ -90,7 +80,7 @@ async fn item_text(state: &AppState, user_id: &str, row: &ItemRow) -> ApiResult<
             return Ok(Some(
                 state
                     .cipher
-                    .open_string(&sealed, &format!("mirror_sessions.reflection:{user_id}"))
+                    .open_string(&sealed, &crate::mirror::reflection_aad(user_id))
                     .map_err(ApiError::internal)?,
             ));
         }

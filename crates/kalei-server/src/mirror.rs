@@ -37,10 +37,10 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 const FEATURE: &str = "mirror";
 
-fn content_aad(user_id: &str) -> String {
+pub(crate) fn content_aad(user_id: &str) -> String {
     format!("mirror_messages.content:{user_id}")
 }
-fn reflection_aad(user_id: &str) -> String {
+pub(crate) fn reflection_aad(user_id: &str) -> String {
     format!("mirror_sessions.reflection:{user_id}")
 }
 fn fragment_reframes_aad(user_id: &str) -> String {

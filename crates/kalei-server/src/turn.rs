@@ -36,11 +36,30 @@ const FEATURE: &str = "turn";
 /// A thought is short by nature; long writing belongs in Mirror.
 const MAX_THOUGHT_CHARS: usize = 2_000;
 
-fn thought_aad(user_id: &str) -> String {
+pub(crate) fn thought_aad(user_id: &str) -> String {
     format!("turns.thought:{user_id}")
 }
 fn result_aad(user_id: &str) -> String {
     format!("turns.result:{user_id}")
+}
+
+/// The text of reframe `index` in a turn's sealed result (Gallery captions,
+/// Spectrum's sentiment shift read it; nothing else needs the rest).
+pub(crate) fn chosen_reframe_text(
+    state: &AppState,
+    user_id: &str,
+    result_sealed: &[u8],
+    index: i64,
+) -> ApiResult<Option<String>> {
+    let json = state
+        .cipher
+        .open_string(result_sealed, &result_aad(user_id))
+        .map_err(ApiError::internal)?;
+    let result: TurnResult = serde_json::from_str(&json).map_err(ApiError::internal)?;
+    Ok(usize::try_from(index)
+        .ok()
+        .and_then(|i| result.reframes.get(i))
+        .map(|r| r.text.clone()))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -315,9 +315,7 @@ async fn monthly(
             "The monthly deep dive is part of the prism_plus plan.",
         ));
     }
-    let tz = super::user_tz(&state, &user.user_id)
-        .await
-        .map_err(ApiError::internal)?;
+    let tz = super::user_tz(&state, &user.user_id).await?;
     let today: NaiveDate = super::local_date(state.clock.now_ms(), tz)
         .parse()
         .map_err(ApiError::internal)?;

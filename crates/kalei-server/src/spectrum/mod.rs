@@ -25,7 +25,7 @@ use crate::app::AppState;
 use crate::jobs::{SessionAnalysisPayload, TurnAnalysisPayload};
 
 /// The user's time zone (UTC when unknown).
-pub async fn user_tz(state: &AppState, user_id: &str) -> anyhow::Result<Tz> {
+pub async fn user_tz(state: &AppState, user_id: &str) -> Result<Tz, sqlx::Error> {
     let tz: Option<String> = sqlx::query_scalar("SELECT timezone FROM profiles WHERE user_id = $1")
         .bind(user_id)
         .fetch_optional(state.db.pool())
@@ -141,15 +141,9 @@ pub async fn analyse_turn(state: &AppState, p: &TurnAnalysisPayload) -> JobResul
     }
     // Sentiment shift from the thought to the reframe the user chose.
     let polarity_after = match (&t.result_sealed, t.chosen_reframe) {
-        (Some(sealed), Some(i)) => {
-            let json = state
-                .cipher
-                .open_string(sealed, &format!("turns.result:{}", p.user_id))?;
-            let v: serde_json::Value = serde_json::from_str(&json)?;
-            v["reframes"][i as usize]["text"]
-                .as_str()
-                .map(|text| kalei_analysis::analyze(text).sentiment.polarity as f64)
-        }
+        (Some(sealed), Some(i)) => crate::turn::chosen_reframe_text(state, &p.user_id, sealed, i)
+            .map_err(|e| anyhow::anyhow!("{}", e.detail))?
+            .map(|text| kalei_analysis::analyze(&text).sentiment.polarity as f64),
         _ => None,
     };
     let types: Vec<String> = serde_json::from_str::<Vec<serde_json::Value>>(&t.distortions)

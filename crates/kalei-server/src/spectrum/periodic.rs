@@ -224,8 +224,8 @@ async fn raw_shingles(
     .fetch_all(state.db.pool())
     .await?;
     let mut texts = Vec::with_capacity(messages.len() + thoughts.len());
-    let m_aad = format!("mirror_messages.content:{user_id}");
-    let t_aad = format!("turns.thought:{user_id}");
+    let m_aad = crate::mirror::content_aad(user_id);
+    let t_aad = crate::turn::thought_aad(user_id);
     for m in &messages {
         texts.push(state.cipher.open_string(m, &m_aad)?);
     }
