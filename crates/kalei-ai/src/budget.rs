@@ -46,6 +46,15 @@ fn day_key(ms: i64) -> String {
     t.format("%Y%m%d").to_string()
 }
 
+/// The counter keys that may hold `user_hash`'s token budget at `now_ms`
+/// (a key lives two days: today's and the two days before). Account purge
+/// deletes them.
+pub fn user_token_keys(user_hash: &str, now_ms: i64) -> Vec<String> {
+    (0..3)
+        .map(|d| format!("ai:tok:{user_hash}:{}", day_key(now_ms - d * 86_400_000)))
+        .collect()
+}
+
 fn month_key(ms: i64) -> String {
     let t = Utc.timestamp_millis_opt(ms).single().unwrap_or_default();
     t.format("%Y%m").to_string()

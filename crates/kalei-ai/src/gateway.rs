@@ -335,6 +335,12 @@ impl Gateway {
         user_hash(user_id)
     }
 
+    /// The shared counter keys (budgets) that name this user at `now_ms`,
+    /// for account purge.
+    pub fn user_counter_keys(&self, user_id: &str, now_ms: i64) -> Vec<String> {
+        crate::budget::user_token_keys(&user_hash(user_id), now_ms)
+    }
+
     pub fn breaker_state(&self, target: &str) -> Option<BreakerState> {
         let now = self.inner.clock.now_ms();
         self.inner.breakers.get(target).map(|b| b.state(now))

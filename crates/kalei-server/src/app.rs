@@ -205,6 +205,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::auth::router())
         .merge(crate::me::router())
         .merge(crate::preferences::router())
+        .merge(crate::privacy::router())
         .merge(crate::mirror::router())
         .merge(crate::turn::router())
         .merge(crate::lens::router())

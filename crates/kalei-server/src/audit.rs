@@ -18,6 +18,10 @@ pub enum AuditKind {
     SessionRevoked,
     ItemDeleted,
     EntitlementChanged,
+    AccountDeletionRequested,
+    AccountDeletionCancelled,
+    /// Written without a user id: the account no longer exists.
+    AccountPurged,
 }
 
 impl AuditKind {
@@ -33,6 +37,9 @@ impl AuditKind {
             AuditKind::SessionRevoked => "session_revoked",
             AuditKind::ItemDeleted => "item_deleted",
             AuditKind::EntitlementChanged => "entitlement_changed",
+            AuditKind::AccountDeletionRequested => "account_deletion_requested",
+            AuditKind::AccountDeletionCancelled => "account_deletion_cancelled",
+            AuditKind::AccountPurged => "account_purged",
         }
     }
 }

@@ -68,6 +68,10 @@ pub struct Config {
     /// `KALEI_AI_BASE_URL` + `KALEI_AI_MODEL` (+ `KALEI_AI_API_KEY`) put one
     /// OpenAI-compatible target in front of `local` for every feature.
     pub ai: kalei_ai::GatewayConfig,
+    /// Account deletion grace period and consent defaults (`[privacy]`).
+    pub privacy: crate::privacy::config::PrivacyConfig,
+    /// How long kept records live (`[retention]`).
+    pub retention: crate::privacy::config::RetentionConfig,
 }
 
 /// Column encryption keys. Default: generated into `<data_dir>/encryption.keys`.
@@ -178,6 +182,8 @@ impl Default for Config {
             encryption: EncryptionConfig::default(),
             billing: crate::billing::BillingConfig::default(),
             ai: kalei_ai::GatewayConfig::default(),
+            privacy: crate::privacy::config::PrivacyConfig::default(),
+            retention: crate::privacy::config::RetentionConfig::default(),
         }
     }
 }
@@ -265,6 +271,8 @@ impl Config {
         self.ai
             .validate()
             .map_err(|e| format!("invalid configuration: ai: {e}"))?;
+        self.privacy.validate()?;
+        self.retention.validate()?;
         let db = self.database_url();
         kalei_store::Dialect::from_url(&db).map_err(|e| {
             format!("invalid configuration: database_url (KALEI_DATABASE_URL): {e}")

@@ -151,6 +151,26 @@ fn cap_key(cap: Cap, user_id: &str, day: &str) -> String {
     format!("cap:{}:{user_id}:{day}", cap.as_str())
 }
 
+/// Every daily-cap counter key of `user_id` that can still exist at
+/// `now_ms` (keys live 48 hours; local days run from UTC-12 to UTC+14), for
+/// account purge.
+pub fn user_counter_keys(user_id: &str, now_ms: i64) -> Vec<String> {
+    let today = Utc
+        .timestamp_millis_opt(now_ms)
+        .single()
+        .unwrap_or_else(Utc::now)
+        .date_naive();
+    let mut keys = Vec::new();
+    for offset in -3..=1 {
+        let day = today + chrono::Duration::days(offset);
+        let day = format!("{:04}-{:02}-{:02}", day.year(), day.month(), day.day());
+        for cap in [Cap::Turns, Cap::MirrorSessions] {
+            keys.push(cap_key(cap, user_id, &day));
+        }
+    }
+    keys
+}
+
 /// Counts one use of `cap` today, or answers 429 when the plan's limit is
 /// reached (the counter is left unchanged then).
 pub async fn consume(state: &AppState, user_id: &str, cap: Cap) -> ApiResult<()> {

@@ -21,6 +21,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_gallery))
         .routes(routes!(card_svg))
+        .routes(routes!(delete_item))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -157,4 +158,29 @@ async fn card_svg(
         svg,
     )
         .into_response())
+}
+
+/// Remove an item from your Gallery. The turn or session it came from stays
+/// (delete those with their own endpoints); its card is rendered on demand,
+/// so nothing else is derived from the item.
+#[utoipa::path(delete, path = "/v1/gallery/{id}", tag = "gallery", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Gallery item id")),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 404, description = "No such item of yours", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn delete_item(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+) -> ApiResult<axum::http::StatusCode> {
+    crate::privacy::items::delete_owned(
+        &state,
+        &user.user_id,
+        "gallery_item",
+        &[("gallery_items", "id")],
+        &id,
+    )
+    .await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
 }

@@ -75,10 +75,11 @@ fn api_error(e: GatewayError) -> ApiError {
     }
 }
 
-/// Whether the user allows their text to go to a remote model. Consents
-/// (privacy work) will decide this; until then the configured routes apply.
-fn remote_allowed() -> bool {
-    true
+/// Whether the user allows their text to go to a remote model (their
+/// `ai_processing_remote` consent). Without it the gateway routes every
+/// feature to the built-in `local` provider only.
+async fn remote_allowed(state: &AppState, user_id: &str) -> ApiResult<bool> {
+    crate::privacy::consents::remote_ai_allowed(state, user_id).await
 }
 
 pub struct TurnOutput {
@@ -98,7 +99,7 @@ pub async fn turn(
             user_id: user_id.to_string(),
             thought: thought.to_string(),
             analysis: analysis.clone(),
-            remote_allowed: remote_allowed(),
+            remote_allowed: remote_allowed(state, user_id).await?,
         })
         .await
         .map_err(api_error)?;
@@ -120,7 +121,7 @@ pub async fn fragment_reframes(
             user_id: user_id.to_string(),
             fragment,
             analysis: analysis.clone(),
-            remote_allowed: remote_allowed(),
+            remote_allowed: remote_allowed(state, user_id).await?,
         })
         .await
         .map_err(api_error)?;
@@ -137,7 +138,7 @@ pub async fn session_reflection(
         .mirror_reflection(&ReflectionRequest {
             user_id: user_id.to_string(),
             summary: summary.clone(),
-            remote_allowed: remote_allowed(),
+            remote_allowed: remote_allowed(state, user_id).await?,
         })
         .await
         .map_err(api_error)?;
@@ -156,7 +157,7 @@ pub async fn affirmation(
             user_id: user_id.to_string(),
             emotions,
             seed,
-            remote_allowed: remote_allowed(),
+            remote_allowed: remote_allowed(state, user_id).await?,
         })
         .await
         .map_err(api_error)?;

@@ -146,6 +146,16 @@ pub fn registry(state: &AppState) -> Registry {
         let s = s.clone();
         async move { crate::spectrum::analyse_turn(&s, &payload).await }
     });
+    let s = state.clone();
+    registry.register::<crate::privacy::deletion::AccountPurge, _, _>(move |_ctx, payload| {
+        let s = s.clone();
+        async move { crate::privacy::deletion::run_purge(&s, &payload).await }
+    });
+    let s = state.clone();
+    registry.register::<crate::privacy::retention::RetentionSweep, _, _>(move |_ctx, _payload| {
+        let s = s.clone();
+        async move { crate::privacy::retention::run(&s).await }
+    });
     crate::spectrum::periodic::register(&mut registry, state);
     registry
 }
@@ -157,6 +167,11 @@ pub fn scheduler(state: &AppState) -> anyhow::Result<Scheduler> {
         "prune-idempotency-keys",
         "0 17 * * * *",
         NoPayload {},
+    )?;
+    scheduler.add::<crate::privacy::retention::RetentionSweep>(
+        "retention",
+        crate::privacy::retention::SCHEDULE,
+        crate::privacy::retention::RetentionPayload {},
     )?;
     crate::spectrum::periodic::schedule(&mut scheduler)?;
     Ok(scheduler)

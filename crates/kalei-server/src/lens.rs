@@ -16,6 +16,7 @@ use crate::generation;
 use crate::http::json::created;
 use crate::http::pagination::{Page, PageParams};
 use crate::http::ApiJson;
+use crate::privacy::analytics::{self, Prop};
 use crate::product::check_user_text;
 use crate::time::rfc3339;
 
@@ -25,6 +26,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(create_action))
         .routes(routes!(complete_action))
         .routes(routes!(affirmation_today))
+        .routes(routes!(delete_goal))
+        .routes(routes!(delete_action))
 }
 
 const MAX_TITLE: usize = 500;
@@ -281,9 +284,17 @@ async fn complete_action(
             "This action is already completed.",
         ));
     }
+    let streak_days = streak(&state, &user.user_id).await?;
+    analytics::record(
+        &state,
+        &user.user_id,
+        analytics::event::LENS_ACTION_COMPLETED,
+        &[("streak_days", Prop::Int(streak_days))],
+    )
+    .await;
     Ok(ApiJson(CompletedAction {
         action: row.view(&state, &user.user_id)?,
-        streak_days: streak(&state, &user.user_id).await?,
+        streak_days,
     }))
 }
 
@@ -408,4 +419,50 @@ mod tests {
             2
         );
     }
+}
+
+/// Delete a goal with all its actions (their completions leave your streak).
+#[utoipa::path(delete, path = "/v1/lens/goals/{id}", tag = "lens", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Goal id")),
+    responses(
+        (status = 204, description = "Deleted with its actions"),
+        (status = 404, description = "No such goal of yours", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn delete_goal(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+) -> ApiResult<axum::http::StatusCode> {
+    crate::privacy::items::delete_owned(
+        &state,
+        &user.user_id,
+        "lens_goal",
+        &[("lens_actions", "goal_id"), ("lens_goals", "id")],
+        &id,
+    )
+    .await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+/// Delete an action (a completed one leaves your streak).
+#[utoipa::path(delete, path = "/v1/lens/actions/{id}", tag = "lens", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Action id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such action of yours", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn delete_action(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+) -> ApiResult<axum::http::StatusCode> {
+    crate::privacy::items::delete_owned(
+        &state,
+        &user.user_id,
+        "lens_action",
+        &[("lens_actions", "id")],
+        &id,
+    )
+    .await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
 }

@@ -23,6 +23,7 @@ pub mod mirror;
 pub mod openapi;
 pub mod ops;
 pub mod preferences;
+pub mod privacy;
 pub mod product;
 pub mod safety;
 pub mod spectrum;

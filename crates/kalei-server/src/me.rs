@@ -1,4 +1,5 @@
-//! The signed-in account: `GET /v1/me`, `PATCH /v1/me/profile`.
+//! The signed-in account: `GET /v1/me`, `PATCH /v1/me/profile` (and
+//! `DELETE /v1/me`, handled by `privacy::deletion`).
 
 use axum::extract::State;
 use utoipa_axum::router::OpenApiRouter;
@@ -11,10 +12,11 @@ use crate::auth::model::{
 use crate::auth::{service, AuthUser};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::http::ApiJson;
+use crate::privacy::deletion::{__path_delete_me, delete_me};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(get_me))
+        .routes(routes!(get_me, delete_me))
         .routes(routes!(patch_profile))
 }
 

@@ -22,6 +22,7 @@ use crate::generation;
 use crate::http::json::created;
 use crate::http::pagination::{Page, PageParams};
 use crate::http::ApiJson;
+use crate::privacy::analytics::{self, Prop};
 use crate::product::{ReframeView, MAX_TEXT_CHARS};
 use crate::safety::{self, CrisisView};
 use crate::time::rfc3339;
@@ -527,6 +528,13 @@ async fn close_session(
     }
     crate::jobs::enqueue_session_analysis(&state, &mut tx, &user.user_id, &id).await?;
     tx.commit().await?;
+    analytics::record(
+        &state,
+        &user.user_id,
+        analytics::event::MIRROR_SESSION_CLOSED,
+        &[("messages", Prop::Int(summary.message_count as i64))],
+    )
+    .await;
     let session = load_session(&state, &user.user_id, &id).await?;
     Ok(ApiJson(session.view(&state, &user.user_id)?))
 }
@@ -627,7 +635,8 @@ async fn get_session(
     }))
 }
 
-/// Delete a session with its messages, fragments, reflection and Gallery card.
+/// Delete a session with its messages, fragments, reflection, Gallery card
+/// and Spectrum vector; weeks and months it counted toward are recomputed.
 #[utoipa::path(delete, path = "/v1/mirror/sessions/{id}", tag = "mirror", security(("bearer" = [])),
     params(("id" = String, Path, description = "Session id")),
     responses(
@@ -640,9 +649,22 @@ async fn delete_session(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     let mut tx = state.db.begin().await?;
+    // The Spectrum day it counted toward, to recompute that week and month.
+    let analysed_day: Option<String> = sqlx::query_scalar(
+        "SELECT local_date FROM spectrum_session_vectors WHERE user_id = $1 AND session_id = $2",
+    )
+    .bind(&user.user_id)
+    .bind(&id)
+    .fetch_optional(&mut *tx)
+    .await?;
     // Children first: SQLite enforces the cascades too, but explicit deletes
     // keep the behaviour identical everywhere and independent of pragmas.
-    for table in ["mirror_fragments", "mirror_messages", "gallery_items"] {
+    for table in [
+        "mirror_fragments",
+        "mirror_messages",
+        "gallery_items",
+        "spectrum_session_vectors",
+    ] {
         sqlx::query(&format!(
             "DELETE FROM {table} WHERE user_id = $1 AND session_id = $2"
         ))
@@ -661,6 +683,11 @@ async fn delete_session(
         return Err(ApiError::not_found("session"));
     }
     tx.commit().await?;
+    if let Some(day) = analysed_day {
+        crate::spectrum::periodic::recompute_for(&state, &user.user_id, &day)
+            .await
+            .map_err(ApiError::internal)?;
+    }
     audit::record(
         &state,
         Some(&user.user_id),

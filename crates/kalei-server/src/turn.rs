@@ -21,6 +21,7 @@ use crate::generation;
 use crate::http::json::created;
 use crate::http::pagination::{Page, PageParams};
 use crate::http::ApiJson;
+use crate::privacy::analytics::{self, Prop};
 use crate::product::{check_user_text, ReframeView};
 use crate::safety::{self, CrisisView};
 use crate::time::rfc3339;
@@ -28,7 +29,7 @@ use crate::time::rfc3339;
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_turn, list_turns))
-        .routes(routes!(get_turn))
+        .routes(routes!(get_turn, delete_turn))
         .routes(routes!(save_turn))
 }
 
@@ -321,6 +322,13 @@ async fn create_turn(
         crate::jobs::enqueue_turn_analysis(&state, &mut tx, &user.user_id, &id, "created").await?;
     }
     tx.commit().await?;
+    analytics::record(
+        &state,
+        &user.user_id,
+        analytics::event::TURN_CREATED,
+        &[("distortions", Prop::Int(distortions.len() as i64))],
+    )
+    .await;
 
     let view = TurnView {
         id,
@@ -495,10 +503,77 @@ async fn save_turn(
     .await?;
     crate::jobs::enqueue_turn_analysis(&state, &mut tx, &user.user_id, &id, "saved").await?;
     tx.commit().await?;
+    analytics::record(
+        &state,
+        &user.user_id,
+        analytics::event::TURN_SAVED,
+        &[
+            ("chose_reframe", Prop::Flag(req.chosen_reframe.is_some())),
+            ("rated_belief", Prop::Flag(req.belief_after.is_some())),
+        ],
+    )
+    .await;
     let region = crate::preferences::region(&state, &user.user_id).await?;
     Ok(ApiJson(load(&state, &user.user_id, &id).await?.view(
         &state,
         &user.user_id,
         &region,
     )?))
+}
+
+/// Delete a turn with everything derived from it: its Gallery card and its
+/// Spectrum impact; weeks and months it counted toward are recomputed.
+#[utoipa::path(delete, path = "/v1/turns/{id}", tag = "turn", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Turn id")),
+    responses(
+        (status = 204, description = "Deleted, raw and derived"),
+        (status = 404, description = "No such turn of yours", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn delete_turn(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+) -> ApiResult<axum::http::StatusCode> {
+    let mut tx = state.db.begin().await?;
+    let analysed_day: Option<String> = sqlx::query_scalar(
+        "SELECT local_date FROM spectrum_turn_impacts WHERE user_id = $1 AND turn_id = $2",
+    )
+    .bind(&user.user_id)
+    .bind(&id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    // Children first, as for Mirror sessions: explicit, not left to cascades.
+    for table in ["gallery_items", "spectrum_turn_impacts"] {
+        sqlx::query(&format!(
+            "DELETE FROM {table} WHERE user_id = $1 AND turn_id = $2"
+        ))
+        .bind(&user.user_id)
+        .bind(&id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    let n = sqlx::query("DELETE FROM turns WHERE user_id = $1 AND id = $2")
+        .bind(&user.user_id)
+        .bind(&id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    if n == 0 {
+        return Err(ApiError::not_found("turn"));
+    }
+    tx.commit().await?;
+    if let Some(day) = analysed_day {
+        crate::spectrum::periodic::recompute_for(&state, &user.user_id, &day)
+            .await
+            .map_err(ApiError::internal)?;
+    }
+    crate::audit::record(
+        &state,
+        Some(&user.user_id),
+        crate::audit::AuditKind::ItemDeleted,
+        None,
+        serde_json::json!({"kind": "turn", "id": id}),
+    )
+    .await;
+    Ok(axum::http::StatusCode::NO_CONTENT)
 }

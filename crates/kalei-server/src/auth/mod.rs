@@ -40,7 +40,12 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(google_sign_in))
 }
 
-async fn limit(state: &AppState, key: String, limit: u64, window: Duration) -> ApiResult<()> {
+pub(crate) async fn limit(
+    state: &AppState,
+    key: String,
+    limit: u64,
+    window: Duration,
+) -> ApiResult<()> {
     let decision = state.counters.rate_limit(&key, limit, window).await?;
     if decision.allowed {
         Ok(())
@@ -219,6 +224,7 @@ async fn login(
     let (session_id, refresh_token) =
         service::create_session(&state, &mut tx, &user.id, device_name.as_deref(), now).await?;
     tx.commit().await?;
+    crate::privacy::deletion::cancel_on_sign_in(&state, &user.id).await?;
     audit::record(
         &state,
         Some(&user.id),
@@ -281,6 +287,7 @@ async fn refresh(
             let user = service::user_by_id(&state, &user_id)
                 .await?
                 .ok_or_else(invalid_refresh)?;
+            crate::privacy::deletion::cancel_on_sign_in(&state, &user_id).await?;
             Ok(ApiJson(
                 issue(&state, &user, &session_id, refresh_token).await,
             ))
@@ -512,6 +519,7 @@ async fn social_sign_in(
     let (session_id, refresh_token) =
         service::create_session(&state, &mut tx, &user_id, device_name.as_deref(), now).await?;
     tx.commit().await?;
+    crate::privacy::deletion::cancel_on_sign_in(&state, &user_id).await?;
     audit::record(
         &state,
         Some(&user_id),

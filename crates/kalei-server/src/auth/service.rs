@@ -300,6 +300,31 @@ pub async fn revoke_session(
     Ok(n == 1)
 }
 
+/// Revokes every active session of `user_id` (account deletion): refresh
+/// tokens die and outstanding access tokens stop working at once.
+pub async fn revoke_all_sessions(state: &AppState, user_id: &str, reason: &str) -> ApiResult<u64> {
+    let now = state.clock.now_ms();
+    let ids: Vec<String> = sqlx::query_scalar(
+        "SELECT id FROM auth_sessions WHERE user_id = $1 AND revoked_at IS NULL",
+    )
+    .bind(user_id)
+    .fetch_all(state.db.pool())
+    .await?;
+    sqlx::query(
+        "UPDATE auth_sessions SET revoked_at = $1, revoke_reason = $2 \
+         WHERE user_id = $3 AND revoked_at IS NULL",
+    )
+    .bind(now)
+    .bind(reason)
+    .bind(user_id)
+    .execute(state.db.pool())
+    .await?;
+    for id in &ids {
+        mark_revoked(state, id).await;
+    }
+    Ok(ids.len() as u64)
+}
+
 #[derive(sqlx::FromRow)]
 pub struct SessionRow {
     pub id: String,

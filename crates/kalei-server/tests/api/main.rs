@@ -9,6 +9,7 @@ mod billing;
 mod cli;
 mod conventions;
 mod ops;
+mod privacy;
 mod product;
 mod social;
 mod spectrum;
