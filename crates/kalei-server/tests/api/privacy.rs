@@ -523,6 +523,9 @@ api_test!(
                 &json!({"title": "Nap"}), Some(&u.access)).await, 201).await;
             json_of(app.post(&format!("/v1/lens/actions/{}/complete", action["id"].as_str().unwrap()), &json!({}), Some(&u.access)).await, 200).await;
             json_of(app.get("/v1/lens/affirmation/today", Some(&u.access)).await, 200).await;
+            let res = app.client.patch(app.url("/v1/me/preferences")).bearer_auth(&u.access)
+                .json(&json!({"region": "GB"})).send().await.unwrap();
+            assert_eq!(res.status(), 200);
             // An idempotency record.
             let res = app.client.post(app.url(&format!("/v1/turns/{tid}/save"))).bearer_auth(&u.access)
                 .header("idempotency-key", format!("save-{tid}")).json(&json!({"belief_after": 20})).send().await.unwrap();
@@ -648,7 +651,7 @@ api_test!(
         assert_eq!(delete(&app, &format!("/v1/lens/goals/{gid}"), &s.access).await.status(), 204);
         assert_eq!(app.count("SELECT COUNT(*) FROM lens_goals").await, 0);
         assert_eq!(app.count("SELECT COUNT(*) FROM lens_actions").await, 0);
-        assert_eq!(app.count("SELECT COUNT(*) FROM audit_events WHERE kind = 'item_deleted'").await, 6);
+        assert_eq!(app.count("SELECT COUNT(*) FROM audit_events WHERE kind = 'item_deleted'").await, 5);
         worker.shutdown().await;
     }
 );
