@@ -94,3 +94,54 @@ impl RetentionConfig {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_name_every_purpose() {
+        let p = PrivacyConfig::default();
+        p.validate().unwrap();
+        assert_eq!(p.deletion_grace_days, 7);
+        assert_eq!(p.consent_defaults.get("ai_processing_remote"), Some(&true));
+        assert_eq!(p.consent_defaults.get("analytics"), Some(&false));
+        assert_eq!(p.consent_defaults.get("marketing"), Some(&false));
+        RetentionConfig::default().validate().unwrap();
+    }
+
+    #[test]
+    fn invalid_settings_are_named() {
+        let p = PrivacyConfig {
+            deletion_grace_days: 365,
+            ..PrivacyConfig::default()
+        };
+        assert!(p.validate().unwrap_err().contains("deletion_grace_days"));
+        let mut p = PrivacyConfig::default();
+        p.consent_defaults.insert("telemetry".into(), true);
+        assert!(p
+            .validate()
+            .unwrap_err()
+            .contains("consent_defaults.telemetry"));
+        let r = RetentionConfig {
+            anonymise_after_days: 0,
+            ..RetentionConfig::default()
+        };
+        assert!(r.validate().unwrap_err().contains("anonymise_after_days"));
+    }
+
+    #[test]
+    fn a_toml_table_overrides_one_default_and_keeps_the_others() {
+        use figment::providers::{Format, Serialized, Toml};
+        let p: PrivacyConfig =
+            figment::Figment::from(Serialized::defaults(PrivacyConfig::default()))
+                .merge(Toml::string(
+                    "deletion_grace_days = 14\n[consent_defaults]\nanalytics = true\n",
+                ))
+                .extract()
+                .unwrap();
+        assert_eq!(p.deletion_grace_days, 14);
+        assert_eq!(p.consent_defaults.get("analytics"), Some(&true));
+        assert_eq!(p.consent_defaults.get("ai_processing_remote"), Some(&true));
+    }
+}
