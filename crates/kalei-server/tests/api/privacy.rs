@@ -740,3 +740,56 @@ api_test!(
         assert!(params.iter().any(|p| p["name"] == "immediate"));
     }
 );
+
+/// Measurement, not a timing test: streams the export of an account with
+/// 20,000 Mirror messages and prints its size and duration. Run with
+/// `cargo test -p kalei-server --all-features --test api -- --ignored export_of_a_large_account --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn export_of_a_large_account() {
+    let app = spawn_app(Backend::Sqlite).await.expect("sqlite app");
+    let s = app.register("large@example.com").await;
+    let sid = kalei_store::new_id();
+    sqlx::query(
+        "INSERT INTO mirror_sessions (id, user_id, status, started_at) VALUES ($1, $2, 'open', 0)",
+    )
+    .bind(&sid)
+    .bind(&s.user_id)
+    .execute(app.db.db.pool())
+    .await
+    .unwrap();
+    let aad = format!("mirror_messages.content:{}", s.user_id);
+    let text =
+        "A paragraph of reflective writing about the day, long enough to be typical. ".repeat(6);
+    let messages = 20_000;
+    let mut tx = app.db.db.begin().await.unwrap();
+    for i in 0..messages {
+        sqlx::query("INSERT INTO mirror_messages (id, user_id, session_id, content_sealed, char_count, word_count, polarity, \
+                     emotions, crisis_level, created_at) VALUES ($1, $2, $3, $4, 450, 80, 0.1, '{}', 'none', $5)")
+            .bind(kalei_store::new_id()).bind(&s.user_id).bind(&sid)
+            .bind(app.app.cipher.seal_str(&text, &aad)).bind(i as i64)
+            .execute(&mut *tx).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    let started = Instant::now();
+    let mut res = app.get("/v1/me/export", Some(&s.access)).await;
+    assert_eq!(res.status(), 200);
+    let (mut bytes, mut chunks) = (0usize, 0usize);
+    let mut body = Vec::new();
+    while let Some(chunk) = res.chunk().await.unwrap() {
+        bytes += chunk.len();
+        chunks += 1;
+        body.extend_from_slice(&chunk);
+    }
+    let elapsed = started.elapsed();
+    let doc: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        doc["data"]["mirror_messages"].as_array().unwrap().len(),
+        messages
+    );
+    println!(
+        "export: {messages} messages, {bytes} bytes in {chunks} chunks, {:.2} s ({:.0} messages/s)",
+        elapsed.as_secs_f64(),
+        messages as f64 / elapsed.as_secs_f64()
+    );
+}
