@@ -162,8 +162,13 @@ async fn purge_now(state: &AppState, user: &AuthUser, body: &[u8]) -> ApiResult<
         ));
     }
     service::revoke_all_sessions(state, &user.user_id, "account_deletion").await?;
-    super::purge::purge_user(state, &user.user_id)
+    // Its own task: a request timeout or a client that hangs up must not
+    // cancel a purge halfway (the transaction would roll back and leave a
+    // signed-out account with all its data).
+    let (s, user_id) = (state.clone(), user.user_id.clone());
+    tokio::spawn(async move { super::purge::purge_user(&s, &user_id).await })
         .await
+        .map_err(ApiError::internal)?
         .map_err(ApiError::internal)?;
     Ok(())
 }

@@ -32,6 +32,9 @@ fn names_a_user(column: &str) -> bool {
 /// Deletes `user_id` and everything that references them, in one
 /// transaction. Purging an account that no longer exists is a no-op.
 pub async fn purge_user(state: &AppState, user_id: &str) -> anyhow::Result<PurgeReport> {
+    // AI usage events are written in batches: write the user's pending ones
+    // now so none lands after the purge with their hash.
+    state.gateway.flush().await;
     let tables = schema::describe(&state.db).await?;
     let user_hash = state.gateway.user_hash(user_id);
     let mut report = PurgeReport::default();
