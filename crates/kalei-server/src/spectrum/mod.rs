@@ -151,7 +151,7 @@ pub async fn analyse_turn(state: &AppState, p: &TurnAnalysisPayload) -> JobResul
         .iter()
         .filter_map(|d| d["type"].as_str().map(str::to_string))
         .collect();
-    sqlx::query(
+    let insert = sqlx::query(
         "INSERT INTO spectrum_turn_impacts (turn_id, user_id, local_date, distortions, belief_before, belief_after, \
            polarity_before, polarity_after, saved, analysed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
          ON CONFLICT (turn_id) DO UPDATE SET belief_before = excluded.belief_before, belief_after = excluded.belief_after, \
@@ -163,12 +163,12 @@ pub async fn analyse_turn(state: &AppState, p: &TurnAnalysisPayload) -> JobResul
     .bind(serde_json::to_string(&types)?)
     .bind(t.belief_before)
     .bind(t.belief_after)
-    .bind(t.polarity)
-    .bind(polarity_after)
-    .bind(t.saved_at.is_some() as i64)
-    .bind(state.clock.now_ms())
-    .execute(state.db.pool())
-    .await?;
+    .bind(t.polarity);
+    kalei_store::bind_opt_f64(insert, polarity_after)
+        .bind(t.saved_at.is_some() as i64)
+        .bind(state.clock.now_ms())
+        .execute(state.db.pool())
+        .await?;
     periodic::recompute_for(state, &p.user_id, &date).await
 }
 
