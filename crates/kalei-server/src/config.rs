@@ -68,6 +68,8 @@ pub struct Config {
     /// `KALEI_AI_BASE_URL` + `KALEI_AI_MODEL` (+ `KALEI_AI_API_KEY`) put one
     /// OpenAI-compatible target in front of `local` for every feature.
     pub ai: kalei_ai::GatewayConfig,
+    /// Push notifications (`[push]`: provider, webhook, quiet hours).
+    pub push: crate::notifications::PushConfig,
 }
 
 /// Column encryption keys. Default: generated into `<data_dir>/encryption.keys`.
@@ -178,6 +180,7 @@ impl Default for Config {
             encryption: EncryptionConfig::default(),
             billing: crate::billing::BillingConfig::default(),
             ai: kalei_ai::GatewayConfig::default(),
+            push: crate::notifications::PushConfig::default(),
         }
     }
 }
@@ -265,6 +268,7 @@ impl Config {
         self.ai
             .validate()
             .map_err(|e| format!("invalid configuration: ai: {e}"))?;
+        self.push.validate()?;
         let db = self.database_url();
         kalei_store::Dialect::from_url(&db).map_err(|e| {
             format!("invalid configuration: database_url (KALEI_DATABASE_URL): {e}")

@@ -147,6 +147,8 @@ pub fn registry(state: &AppState) -> Registry {
         async move { crate::spectrum::analyse_turn(&s, &payload).await }
     });
     crate::spectrum::periodic::register(&mut registry, state);
+    crate::briefs::generate::register(&mut registry, state);
+    crate::notifications::weekly::register(&mut registry, state);
     registry
 }
 
@@ -159,6 +161,7 @@ pub fn scheduler(state: &AppState) -> anyhow::Result<Scheduler> {
         NoPayload {},
     )?;
     crate::spectrum::periodic::schedule(&mut scheduler)?;
+    crate::briefs::generate::schedule(&mut scheduler)?;
     Ok(scheduler)
 }
 
