@@ -273,8 +273,16 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Application> {
+        Self::build_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    /// As [`Application::build`], on an injected clock (tests move time).
+    pub async fn build_with_clock(
+        config: Config,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Application> {
         let addr = config.listen_addr().map_err(|e| anyhow::anyhow!(e))?;
-        let state = AppState::open(config, Arc::new(SystemClock)).await?;
+        let state = AppState::open(config, clock).await?;
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {addr} (KALEI_LISTEN): {e}"))?;
