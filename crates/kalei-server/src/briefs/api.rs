@@ -100,10 +100,15 @@ struct BriefRow {
     max_scroll_depth: f64,
 }
 
-const COLUMNS: &str = "id, week_start, status, content, generated_at, first_shown_at, opened_at, dismissed_at, \
+const COLUMNS: &str =
+    "id, week_start, status, content, generated_at, first_shown_at, opened_at, dismissed_at, \
     dismiss_kind, impressions, engaged_at, engagement_ms, max_scroll_depth";
 
-async fn by_week(state: &AppState, user_id: &str, monday: NaiveDate) -> ApiResult<Option<BriefRow>> {
+async fn by_week(
+    state: &AppState,
+    user_id: &str,
+    monday: NaiveDate,
+) -> ApiResult<Option<BriefRow>> {
     Ok(sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM weekly_briefs WHERE user_id = $1 AND week_start = $2"
     ))
@@ -182,8 +187,14 @@ async fn teaser(state: &AppState, user_id: &str) -> ApiResult<bool> {
     Ok(state.config.plans.limits(&plan).spectrum_weekly != "full")
 }
 
-fn view(row: BriefRow, teaser: bool, show_overlay: bool, briefs_enabled: bool) -> ApiResult<BriefView> {
-    let mut content: BriefContent = serde_json::from_str(&row.content).map_err(ApiError::internal)?;
+fn view(
+    row: BriefRow,
+    teaser: bool,
+    show_overlay: bool,
+    briefs_enabled: bool,
+) -> ApiResult<BriefView> {
+    let mut content: BriefContent =
+        serde_json::from_str(&row.content).map_err(ApiError::internal)?;
     if teaser {
         content.insight.text = crate::spectrum::insight::sentences(&content.insight.text)
             .first()
@@ -285,7 +296,12 @@ async fn current(State(state): State<AppState>, user: AuthUser) -> ApiResult<Api
         }
     }
     let teaser = teaser(&state, &user.user_id).await?;
-    Ok(ApiJson(view(row, teaser, show, prefs.weekly_brief_enabled)?))
+    Ok(ApiJson(view(
+        row,
+        teaser,
+        show,
+        prefs.weekly_brief_enabled,
+    )?))
 }
 
 /// Open a brief: by any date of its week (`YYYY-MM-DD`) or by its id. Past
@@ -333,7 +349,13 @@ async fn get_brief(
     Ok(ApiJson(view(row, teaser, false, true)?))
 }
 
-pub const EVENT_TYPES: &[&str] = &["impression", "engaged", "scroll", "dismiss_soft", "dismiss_hard"];
+pub const EVENT_TYPES: &[&str] = &[
+    "impression",
+    "engaged",
+    "scroll",
+    "dismiss_soft",
+    "dismiss_hard",
+];
 /// Longest viewing time one event may report (an hour); more is a client bug.
 const MAX_ENGAGEMENT_MS: i64 = 3_600_000;
 
@@ -363,14 +385,21 @@ fn check_event(e: &BriefEvent) -> ApiResult<()> {
         })
     };
     if !EVENT_TYPES.contains(&e.type_.as_str()) {
-        bad("type", "must be impression, engaged, scroll, dismiss_soft or dismiss_hard");
+        bad(
+            "type",
+            "must be impression, engaged, scroll, dismiss_soft or dismiss_hard",
+        );
     }
-    if e.engagement_ms.is_some_and(|ms| !(0..=MAX_ENGAGEMENT_MS).contains(&ms)) {
+    if e.engagement_ms
+        .is_some_and(|ms| !(0..=MAX_ENGAGEMENT_MS).contains(&ms))
+    {
         bad("engagement_ms", "must be between 0 and 3600000");
     }
     match (e.type_.as_str(), e.scroll_depth) {
         ("scroll", None) => bad("scroll_depth", "is required with type scroll"),
-        ("scroll", Some(d)) if !(0.0..=1.0).contains(&d) => bad("scroll_depth", "must be between 0 and 1"),
+        ("scroll", Some(d)) if !(0.0..=1.0).contains(&d) => {
+            bad("scroll_depth", "must be between 0 and 1")
+        }
         ("scroll", Some(_)) => {}
         (_, Some(_)) => bad("scroll_depth", "is only allowed with type scroll"),
         (_, None) => {}

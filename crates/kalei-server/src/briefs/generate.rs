@@ -159,7 +159,11 @@ pub fn last_complete_week(tz: Tz, now_ms: i64) -> NaiveDate {
 /// After the weekly Spectrum job stored a week: build its brief and, when
 /// it is the user's newest complete week, offer the "your week is ready"
 /// notification (which applies the preferences and is unique per week).
-pub async fn after_weekly(state: &AppState, user_id: &str, monday: NaiveDate) -> anyhow::Result<()> {
+pub async fn after_weekly(
+    state: &AppState,
+    user_id: &str,
+    monday: NaiveDate,
+) -> anyhow::Result<()> {
     let monday = week_start(monday);
     let Some(brief) = generate(state, user_id, monday).await? else {
         return Ok(());

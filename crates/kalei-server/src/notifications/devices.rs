@@ -72,7 +72,10 @@ fn validate(req: &NewDevice) -> ApiResult<()> {
             message: "must be ios, android or web".into(),
         });
     }
-    if req.token.is_empty() || req.token.len() > MAX_TOKEN || req.token.chars().any(|c| c.is_control()) {
+    if req.token.is_empty()
+        || req.token.len() > MAX_TOKEN
+        || req.token.chars().any(|c| c.is_control())
+    {
         errors.push(FieldError {
             field: "token".into(),
             message: format!("must be 1 to {MAX_TOKEN} bytes without control characters"),
@@ -121,7 +124,15 @@ async fn register_device(
                 .bind(&id)
                 .execute(&mut *tx)
                 .await?;
-            (DeviceView { id, platform: req.platform, created_at: rfc3339(created_at), last_seen_at: rfc3339(now) }, StatusCode::OK)
+            (
+                DeviceView {
+                    id,
+                    platform: req.platform,
+                    created_at: rfc3339(created_at),
+                    last_seen_at: rfc3339(now),
+                },
+                StatusCode::OK,
+            )
         }
         None => {
             let id = kalei_store::new_id();
@@ -152,7 +163,15 @@ async fn register_device(
                     .execute(&mut *tx)
                     .await?;
             }
-            (DeviceView { id, platform: req.platform, created_at: rfc3339(now), last_seen_at: rfc3339(now) }, StatusCode::CREATED)
+            (
+                DeviceView {
+                    id,
+                    platform: req.platform,
+                    created_at: rfc3339(now),
+                    last_seen_at: rfc3339(now),
+                },
+                StatusCode::CREATED,
+            )
         }
     };
     tx.commit().await?;

@@ -62,7 +62,9 @@ impl PushConfig {
             }
         }
         if self.timeout_secs == 0 || self.timeout_secs > 120 {
-            return Err("invalid configuration: push.timeout_secs must be between 1 and 120".into());
+            return Err(
+                "invalid configuration: push.timeout_secs must be between 1 and 120".into(),
+            );
         }
         if self.quiet_hours().is_none() {
             return Err("invalid configuration: push.quiet_hours_start and push.quiet_hours_end must be HH:MM (24-hour)".into());
@@ -118,7 +120,12 @@ impl Push for LogPush {
         "log"
     }
     async fn send(&self, m: &PushMessage<'_>) -> Result<(), PushError> {
-        tracing::info!(device_id = m.device_id, platform = m.platform, kind = m.kind, "push (log provider)");
+        tracing::info!(
+            device_id = m.device_id,
+            platform = m.platform,
+            kind = m.kind,
+            "push (log provider)"
+        );
         Ok(())
     }
 }

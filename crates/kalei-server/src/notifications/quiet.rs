@@ -58,7 +58,9 @@ mod tests {
     use chrono::Utc;
 
     fn at(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> i64 {
-        Utc.with_ymd_and_hms(y, mo, d, h, mi, 0).unwrap().timestamp_millis()
+        Utc.with_ymd_and_hms(y, mo, d, h, mi, 0)
+            .unwrap()
+            .timestamp_millis()
     }
 
     #[test]
@@ -66,22 +68,43 @@ mod tests {
         let q = QuietHours::parse("22:00", "08:00").unwrap();
         let berlin: Tz = "Europe/Berlin".parse().unwrap();
         // 22:30 UTC on 2026-03-09 is 23:30 in Berlin (CET): wait until 08:00 CET = 07:00 UTC.
-        assert_eq!(q.release_at(berlin, at(2026, 3, 9, 22, 30)), at(2026, 3, 10, 7, 0));
+        assert_eq!(
+            q.release_at(berlin, at(2026, 3, 9, 22, 30)),
+            at(2026, 3, 10, 7, 0)
+        );
         // 01:00 Berlin, after midnight: the same morning.
-        assert_eq!(q.release_at(berlin, at(2026, 3, 10, 0, 0)), at(2026, 3, 10, 7, 0));
+        assert_eq!(
+            q.release_at(berlin, at(2026, 3, 10, 0, 0)),
+            at(2026, 3, 10, 7, 0)
+        );
         // 12:00 Berlin: now.
-        assert_eq!(q.release_at(berlin, at(2026, 3, 10, 11, 0)), at(2026, 3, 10, 11, 0));
+        assert_eq!(
+            q.release_at(berlin, at(2026, 3, 10, 11, 0)),
+            at(2026, 3, 10, 11, 0)
+        );
         // 08:00 sharp is outside.
-        assert_eq!(q.release_at(berlin, at(2026, 3, 10, 7, 0)), at(2026, 3, 10, 7, 0));
+        assert_eq!(
+            q.release_at(berlin, at(2026, 3, 10, 7, 0)),
+            at(2026, 3, 10, 7, 0)
+        );
     }
 
     #[test]
     fn same_day_and_empty_windows() {
         let q = QuietHours::parse("13:00", "14:00").unwrap();
-        assert_eq!(q.release_at(Tz::UTC, at(2026, 3, 10, 13, 30)), at(2026, 3, 10, 14, 0));
-        assert_eq!(q.release_at(Tz::UTC, at(2026, 3, 10, 12, 59)), at(2026, 3, 10, 12, 59));
+        assert_eq!(
+            q.release_at(Tz::UTC, at(2026, 3, 10, 13, 30)),
+            at(2026, 3, 10, 14, 0)
+        );
+        assert_eq!(
+            q.release_at(Tz::UTC, at(2026, 3, 10, 12, 59)),
+            at(2026, 3, 10, 12, 59)
+        );
         let none = QuietHours::parse("08:00", "08:00").unwrap();
-        assert_eq!(none.release_at(Tz::UTC, at(2026, 3, 10, 8, 0)), at(2026, 3, 10, 8, 0));
+        assert_eq!(
+            none.release_at(Tz::UTC, at(2026, 3, 10, 8, 0)),
+            at(2026, 3, 10, 8, 0)
+        );
     }
 
     #[test]

@@ -113,9 +113,16 @@ async fn brief_seen(state: &AppState, user_id: &str, week: &str) -> anyhow::Resu
 /// week starting `monday`, when the preferences offer that week and the
 /// user has not seen the brief yet. Due now, or at the end of quiet hours.
 /// Returns whether a new notification was scheduled.
-pub async fn offer(state: &AppState, user_id: &str, monday: NaiveDate, now: i64) -> anyhow::Result<bool> {
+pub async fn offer(
+    state: &AppState,
+    user_id: &str,
+    monday: NaiveDate,
+    now: i64,
+) -> anyhow::Result<bool> {
     let week = crate::spectrum::aggregate::ymd(monday);
-    if !cadence::allows(&prefs(state, user_id).await?, monday) || brief_seen(state, user_id, &week).await? {
+    if !cadence::allows(&prefs(state, user_id).await?, monday)
+        || brief_seen(state, user_id, &week).await?
+    {
         return Ok(false);
     }
     let tz = crate::spectrum::user_tz(state, user_id).await?;
@@ -190,12 +197,15 @@ pub async fn decide(state: &AppState, p: &NotificationPayload, now: i64) -> JobR
     let tz = crate::spectrum::user_tz(state, &p.user_id).await?;
     let release = quiet_hours(state).release_at(tz, now);
     if release > now {
-        return Ok(JobOutcome::Snooze(Duration::from_millis((release - now) as u64)));
+        return Ok(JobOutcome::Snooze(Duration::from_millis(
+            (release - now) as u64,
+        )));
     }
-    let devices: Vec<String> = sqlx::query_scalar("SELECT id FROM push_devices WHERE user_id = $1 ORDER BY id")
-        .bind(&p.user_id)
-        .fetch_all(state.db.pool())
-        .await?;
+    let devices: Vec<String> =
+        sqlx::query_scalar("SELECT id FROM push_devices WHERE user_id = $1 ORDER BY id")
+            .bind(&p.user_id)
+            .fetch_all(state.db.pool())
+            .await?;
     if devices.is_empty() {
         return skip(state, &p.notification_id, "no_devices").await;
     }
@@ -235,12 +245,13 @@ fn copy(kind: &str, subject: &str) -> Option<(&'static str, &'static str, serde_
 
 /// The push delivery job: one notification to one device.
 pub async fn deliver(state: &AppState, p: &DeliveryPayload) -> JobResult {
-    let device: Option<(String, Vec<u8>)> =
-        sqlx::query_as("SELECT platform, token_sealed FROM push_devices WHERE user_id = $1 AND id = $2")
-            .bind(&p.user_id)
-            .bind(&p.device_id)
-            .fetch_optional(state.db.pool())
-            .await?;
+    let device: Option<(String, Vec<u8>)> = sqlx::query_as(
+        "SELECT platform, token_sealed FROM push_devices WHERE user_id = $1 AND id = $2",
+    )
+    .bind(&p.user_id)
+    .bind(&p.device_id)
+    .fetch_optional(state.db.pool())
+    .await?;
     let Some((platform, sealed)) = device else {
         return Ok(JobOutcome::Cancel("device removed".into()));
     };

@@ -55,7 +55,10 @@ macro_rules! clock_test {
 
 /// The Monday of the last complete week (UTC users) at the clock's time.
 fn last_monday(clock: &ManualClock) -> NaiveDate {
-    let today = Utc.timestamp_millis_opt(clock.now_ms()).unwrap().date_naive();
+    let today = Utc
+        .timestamp_millis_opt(clock.now_ms())
+        .unwrap()
+        .date_naive();
     today - chrono::Duration::days(today.weekday().num_days_from_monday() as i64 + 7)
 }
 
@@ -107,7 +110,16 @@ async fn current(app: &TestApp, s: &Session) -> Value {
 }
 
 async fn event(app: &TestApp, s: &Session, brief: &str, body: Value) -> Value {
-    json_of(app.post(&format!("/v1/briefs/{brief}/events"), &body, Some(&s.access)).await, 200).await
+    json_of(
+        app.post(
+            &format!("/v1/briefs/{brief}/events"),
+            &body,
+            Some(&s.access),
+        )
+        .await,
+        200,
+    )
+    .await
 }
 
 async fn prefs_enabled(app: &TestApp, s: &Session) -> bool {
@@ -118,7 +130,10 @@ async fn prefs_enabled(app: &TestApp, s: &Session) -> bool {
 async fn wait_for(app: &TestApp, sql: &str, want: i64) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while app.count(sql).await != want {
-        assert!(Instant::now() < deadline, "timed out waiting for {sql} = {want}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {sql} = {want}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -448,7 +463,13 @@ fn quiet_around(now_ms: i64) -> (String, String, i64) {
     let h = now.hour() as i64;
     let start = format!("{:02}:00", (h + 23) % 24);
     let end = format!("{:02}:00", (h + 2) % 24);
-    let top = now.with_minute(0).unwrap().with_second(0).unwrap().with_nanosecond(0).unwrap();
+    let top = now
+        .with_minute(0)
+        .unwrap()
+        .with_second(0)
+        .unwrap()
+        .with_nanosecond(0)
+        .unwrap();
     (start, end, top.timestamp_millis() + 2 * 3600 * 1000)
 }
 
@@ -469,7 +490,16 @@ async fn webhook_push_waits_for_quiet_hours_and_retries(backend: Backend) {
     clock.set_ms(started);
     let s = user(&app, "push@example.com").await;
     let token = "fcm-registration-token-123";
-    json_of(app.post("/v1/devices", &json!({"platform": "android", "token": token}), Some(&s.access)).await, 201).await;
+    json_of(
+        app.post(
+            "/v1/devices",
+            &json!({"platform": "android", "token": token}),
+            Some(&s.access),
+        )
+        .await,
+        201,
+    )
+    .await;
     let week = last_monday(&clock);
     session_on(&app, &s.user_id, week).await;
 
@@ -477,22 +507,43 @@ async fn webhook_push_waits_for_quiet_hours_and_retries(backend: Backend) {
     let worker = kalei_server::jobs::start_worker(&app.app, None).unwrap();
     app.app
         .jobs
-        .enqueue::<periodic::WeeklySpectrum>(&periodic::WeeklyPayload { user_id: s.user_id.clone(), week_start: ymd(week) })
+        .enqueue::<periodic::WeeklySpectrum>(&periodic::WeeklyPayload {
+            user_id: s.user_id.clone(),
+            week_start: ymd(week),
+        })
         .await
         .unwrap();
-    wait_for(&app, "SELECT COUNT(*) FROM weekly_briefs WHERE status = 'ready'", 1).await;
+    wait_for(
+        &app,
+        "SELECT COUNT(*) FROM weekly_briefs WHERE status = 'ready'",
+        1,
+    )
+    .await;
     wait_for(&app, "SELECT COUNT(*) FROM jobs WHERE kind = 'notifications.weekly_brief' AND state = 'scheduled'", 1).await;
     // Inside quiet hours: scheduled for their end, in the user's zone (UTC here).
-    let run_at: i64 = sqlx::query_scalar("SELECT run_at FROM jobs WHERE kind = 'notifications.weekly_brief'")
-        .fetch_one(app.db.db.pool()).await.unwrap();
+    let run_at: i64 =
+        sqlx::query_scalar("SELECT run_at FROM jobs WHERE kind = 'notifications.weekly_brief'")
+            .fetch_one(app.db.db.pool())
+            .await
+            .unwrap();
     assert_eq!(run_at, release);
     assert!(relay.received.lock().unwrap().is_empty());
 
     // Quiet hours end: the relay answers 503 once, the delivery is retried.
     clock.set_ms(release);
-    wait_for(&app, "SELECT COUNT(*) FROM jobs WHERE kind = 'notifications.push' AND state = 'retryable'", 1).await;
+    wait_for(
+        &app,
+        "SELECT COUNT(*) FROM jobs WHERE kind = 'notifications.push' AND state = 'retryable'",
+        1,
+    )
+    .await;
     clock.advance_ms(3600 * 1000);
-    wait_for(&app, "SELECT COUNT(*) FROM jobs WHERE kind = 'notifications.push' AND state = 'completed'", 1).await;
+    wait_for(
+        &app,
+        "SELECT COUNT(*) FROM jobs WHERE kind = 'notifications.push' AND state = 'completed'",
+        1,
+    )
+    .await;
     let received = relay.received.lock().unwrap().clone();
     assert_eq!(received.len(), 2);
     let push = &received[1];
@@ -501,13 +552,23 @@ async fn webhook_push_waits_for_quiet_hours_and_retries(backend: Backend) {
     assert_eq!(push["kind"], "weekly_brief_ready");
     assert_eq!(push["data"]["week_of"], ymd(week));
     assert_eq!(push["title"], "Your week is ready");
-    assert_eq!(app.count("SELECT COUNT(*) FROM notifications WHERE status = 'sent' AND devices = 1").await, 1);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM notifications WHERE status = 'sent' AND devices = 1")
+            .await,
+        1
+    );
 
     // A rerun of the weekly job (or the verification pass) sends nothing new.
-    generate::after_weekly(&app.app, &s.user_id, week).await.unwrap();
+    generate::after_weekly(&app.app, &s.user_id, week)
+        .await
+        .unwrap();
     assert_eq!(generate::verify(&app.app, clock.now_ms()).await.unwrap(), 0);
     assert_eq!(app.count("SELECT COUNT(*) FROM notifications").await, 1);
-    assert_eq!(app.count("SELECT COUNT(*) FROM jobs WHERE kind = 'notifications.push'").await, 1);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM jobs WHERE kind = 'notifications.push'")
+            .await,
+        1
+    );
     worker.shutdown().await;
 }
 

@@ -28,7 +28,12 @@ impl Drop for TestApp {
 /// the external run covers both services. `None` when the backend is not
 /// configured (see `kalei_store::testing::service_url`).
 pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Option<TestApp> {
-    spawn_app_with_clock(backend, std::sync::Arc::new(kalei_store::SystemClock), tweak).await
+    spawn_app_with_clock(
+        backend,
+        std::sync::Arc::new(kalei_store::SystemClock),
+        tweak,
+    )
+    .await
 }
 
 /// As [`spawn_app_with`], on `clock` (e.g. a `ManualClock` the test moves).
