@@ -16,7 +16,7 @@
 //!   does: clients call it on every dashboard visit.
 
 use axum::extract::{Path, State};
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 use sqlx::{Any, Transaction};
 use utoipa::ToSchema;
@@ -175,10 +175,16 @@ enum Target {
     Id(String),
 }
 
-fn target(raw: &str) -> Target {
+/// Dates outside 1970–9999 are rejected up front: week arithmetic near
+/// chrono's limits would overflow, and no brief can exist there anyway.
+fn target(raw: &str) -> ApiResult<Target> {
     match NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
-        Ok(d) => Target::Week(week_start(d)),
-        Err(_) => Target::Id(raw.to_string()),
+        Ok(d) if (1970..=9999).contains(&d.year()) => Ok(Target::Week(week_start(d))),
+        Ok(_) => Err(ApiError::field(
+            "week_of",
+            "must be a date between 1970 and 9999",
+        )),
+        Err(_) => Ok(Target::Id(raw.to_string())),
     }
 }
 
@@ -320,7 +326,7 @@ async fn get_brief(
     Path(brief): Path<String>,
 ) -> ApiResult<ApiJson<BriefView>> {
     let now = state.clock.now_ms();
-    let mut row = match target(&brief) {
+    let mut row = match target(&brief)? {
         Target::Id(id) => by_id(&state, &user.user_id, &id)
             .await?
             .ok_or_else(|| ApiError::not_found("brief"))?,
@@ -429,7 +435,7 @@ async fn post_event(
     ApiJson(event): ApiJson<BriefEvent>,
 ) -> ApiResult<ApiJson<BriefView>> {
     check_event(&event)?;
-    let row = match target(&brief) {
+    let row = match target(&brief)? {
         Target::Id(id) => by_id(&state, &user.user_id, &id).await?,
         Target::Week(monday) => by_week(&state, &user.user_id, monday).await?,
     }

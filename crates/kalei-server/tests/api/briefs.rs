@@ -313,6 +313,16 @@ clock_test!(
         problem(app.get(&format!("/v1/briefs/{id}"), Some(&other.access)).await, 404, "not_found").await;
         problem(app.post(&format!("/v1/briefs/{id}/events"), &json!({"type": "impression"}), Some(&other.access)).await, 404, "not_found").await;
         problem(app.get("/v1/briefs/no-such-brief", Some(&s.access)).await, 404, "not_found").await;
+        // Dates before 1970 are refused; chrono's extreme dates are not
+        // briefs either way, and never a 500.
+        problem(app.get("/v1/briefs/1969-12-31", Some(&s.access)).await, 422, "validation_failed").await;
+        problem(app.post("/v1/briefs/1969-12-31/events", &json!({"type": "impression"}), Some(&s.access)).await, 422, "validation_failed").await;
+        for far in ["-262144-01-01", "+262143-12-31", "0001-01-01", "9999-12-31"] {
+            let res = app.get(&format!("/v1/briefs/{far}"), Some(&s.access)).await;
+            assert!(matches!(res.status().as_u16(), 404 | 422), "{far}: {}", res.status());
+            let res = app.post(&format!("/v1/briefs/{far}/events"), &json!({"type": "impression"}), Some(&s.access)).await;
+            assert!(matches!(res.status().as_u16(), 404 | 422), "{far}: {}", res.status());
+        }
         // A brand-new account has no complete week yet.
         let fresh = app.register("fresh@example.com").await;
         problem(app.get("/v1/briefs/current", Some(&fresh.access)).await, 404, "no_brief").await;
