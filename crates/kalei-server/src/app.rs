@@ -42,6 +42,8 @@ pub struct AppInner {
     pub cipher: Cipher,
     pub billing: crate::billing::BillingVerifiers,
     pub gateway: kalei_ai::Gateway,
+    /// Push provider (`[push]`) used by the push delivery job.
+    pub push: Arc<dyn crate::notifications::push::Push>,
 }
 
 /// Cheap to clone; shared by every handler.
@@ -94,6 +96,8 @@ impl AppState {
         )
         .await
         .map_err(|e| anyhow::anyhow!("cannot start the AI gateway (ai): {e}"))?;
+        let push = crate::notifications::push::from_config(&config.push)
+            .map_err(|e| anyhow::anyhow!("invalid configuration: push: {e}"))?;
         let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
         Ok(AppState(Arc::new(AppInner {
             jobs: Jobs::with_clock(db.clone(), clock.clone()),
@@ -107,6 +111,7 @@ impl AppState {
             cipher,
             billing,
             gateway,
+            push,
             config,
         })))
     }
@@ -211,6 +216,8 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::lens::router())
         .merge(crate::gallery::router())
         .merge(crate::spectrum::router())
+        .merge(crate::briefs::router())
+        .merge(crate::notifications::router())
         .merge(crate::entitlements::router())
         .merge(crate::billing::router())
         .merge(crate::admin::router())
@@ -267,8 +274,16 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Application> {
+        Self::build_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    /// As [`Application::build`], on an injected clock (tests move time).
+    pub async fn build_with_clock(
+        config: Config,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Application> {
         let addr = config.listen_addr().map_err(|e| anyhow::anyhow!(e))?;
-        let state = AppState::open(config, Arc::new(SystemClock)).await?;
+        let state = AppState::open(config, clock).await?;
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {addr} (KALEI_LISTEN): {e}"))?;

@@ -72,6 +72,8 @@ pub struct Config {
     pub privacy: crate::privacy::config::PrivacyConfig,
     /// How long kept records live (`[retention]`).
     pub retention: crate::privacy::config::RetentionConfig,
+    /// Push notifications (`[push]`: provider, webhook, quiet hours).
+    pub push: crate::notifications::PushConfig,
 }
 
 /// Column encryption keys. Default: generated into `<data_dir>/encryption.keys`.
@@ -184,6 +186,7 @@ impl Default for Config {
             ai: kalei_ai::GatewayConfig::default(),
             privacy: crate::privacy::config::PrivacyConfig::default(),
             retention: crate::privacy::config::RetentionConfig::default(),
+            push: crate::notifications::PushConfig::default(),
         }
     }
 }
@@ -273,6 +276,7 @@ impl Config {
             .map_err(|e| format!("invalid configuration: ai: {e}"))?;
         self.privacy.validate()?;
         self.retention.validate()?;
+        self.push.validate()?;
         let db = self.database_url();
         kalei_store::Dialect::from_url(&db).map_err(|e| {
             format!("invalid configuration: database_url (KALEI_DATABASE_URL): {e}")

@@ -157,6 +157,8 @@ pub fn registry(state: &AppState) -> Registry {
         async move { crate::privacy::retention::run(&s).await }
     });
     crate::spectrum::periodic::register(&mut registry, state);
+    crate::briefs::generate::register(&mut registry, state);
+    crate::notifications::weekly::register(&mut registry, state);
     registry
 }
 
@@ -174,6 +176,7 @@ pub fn scheduler(state: &AppState) -> anyhow::Result<Scheduler> {
         crate::privacy::retention::RetentionPayload {},
     )?;
     crate::spectrum::periodic::schedule(&mut scheduler)?;
+    crate::briefs::generate::schedule(&mut scheduler)?;
     Ok(scheduler)
 }
 

@@ -25,6 +25,8 @@ use utoipa::{Modify, OpenApi};
         (name = "lens", description = "Goals, actions, streaks and the daily affirmation"),
         (name = "gallery", description = "Saved turns and reflections with their cards"),
         (name = "spectrum", description = "Weekly and monthly emotional analytics, exclusions and reset"),
+        (name = "briefs", description = "The weekly brief: overlay, dismissal and engagement"),
+        (name = "notifications", description = "Push devices for notifications such as \"your week is ready\""),
         (name = "billing", description = "Plans, entitlements and store notifications"),
         (name = "admin", description = "Operator endpoints (admin role)"),
     )

@@ -33,7 +33,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_exclusions, set_exclusion))
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct InsightView {
     #[schema(
         example = "This week you wrote 3 sessions and worked through 2 thoughts. Overall your writing felt mostly calm, a little lighter than the period before."
@@ -383,7 +383,8 @@ pub struct ResetResult {
 
 /// Reset Spectrum: removes every derived Spectrum record of yours now
 /// (session vectors, turn impacts, weekly and monthly aggregates and
-/// insights). Your Mirror sessions and Turns stay.
+/// insights, and the weekly briefs built from them). Your Mirror sessions
+/// and Turns stay.
 #[utoipa::path(post, path = "/v1/spectrum/reset", tag = "spectrum", security(("bearer" = [])),
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe")),
     responses((status = 200, description = "Derived data removed", body = ResetResult, example = json!({"deleted": 42}))))]
@@ -395,6 +396,8 @@ async fn reset(State(state): State<AppState>, user: AuthUser) -> ApiResult<ApiJs
         "spectrum_turn_impacts",
         "spectrum_weekly",
         "spectrum_monthly",
+        // Briefs are snapshots of the weekly aggregates.
+        "weekly_briefs",
     ] {
         deleted += sqlx::query(&format!("DELETE FROM {table} WHERE user_id = $1"))
             .bind(&user.user_id)

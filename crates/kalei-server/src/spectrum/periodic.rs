@@ -87,6 +87,9 @@ pub fn register(registry: &mut Registry, state: &AppState) {
                 return Ok(JobOutcome::Cancel("bad week_start".into()));
             };
             run_weekly(&s, &p.user_id, start).await?;
+            // The week's brief (and its push) follow the aggregate; both are
+            // idempotent, so a retry of this job duplicates neither.
+            crate::briefs::generate::after_weekly(&s, &p.user_id, start).await?;
             Ok(JobOutcome::Completed)
         }
     });

@@ -28,6 +28,20 @@ impl Drop for TestApp {
 /// the external run covers both services. `None` when the backend is not
 /// configured (see `kalei_store::testing::service_url`).
 pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Option<TestApp> {
+    spawn_app_with_clock(
+        backend,
+        std::sync::Arc::new(kalei_store::SystemClock),
+        tweak,
+    )
+    .await
+}
+
+/// As [`spawn_app_with`], on `clock` (e.g. a `ManualClock` the test moves).
+pub async fn spawn_app_with_clock(
+    backend: Backend,
+    clock: std::sync::Arc<dyn kalei_store::Clock>,
+    tweak: impl FnOnce(&mut Config),
+) -> Option<TestApp> {
     let db = TestDb::new(backend).await?;
     let redis = match backend {
         Backend::Sqlite => None,
@@ -50,7 +64,9 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -
         level: std::env::var("KALEI_TEST_LOG").unwrap_or_else(|_| "warn".into()),
     });
     config.validate().expect("test config is valid");
-    let app = Application::build(config).await.expect("build app");
+    let app = Application::build_with_clock(config, clock)
+        .await
+        .expect("build app");
     let addr = app.local_addr();
     let state = app.state.clone();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();

@@ -6,6 +6,7 @@ mod helpers;
 mod admin;
 mod auth;
 mod billing;
+mod briefs;
 mod cli;
 mod conventions;
 mod ops;
