@@ -146,6 +146,11 @@ pub fn registry(state: &AppState) -> Registry {
         let s = s.clone();
         async move { crate::spectrum::analyse_turn(&s, &payload).await }
     });
+    let s = state.clone();
+    registry.register::<crate::keys::reseal::ResealColumns, _, _>(move |ctx, payload| {
+        let s = s.clone();
+        async move { crate::keys::reseal::run(&s, &ctx, &payload).await }
+    });
     crate::spectrum::periodic::register(&mut registry, state);
     registry
 }

@@ -38,13 +38,13 @@ pub fn router() -> OpenApiRouter<AppState> {
 const FEATURE: &str = "mirror";
 
 pub(crate) fn content_aad(user_id: &str) -> String {
-    format!("mirror_messages.content:{user_id}")
+    crate::keys::columns::MIRROR_MESSAGE_CONTENT.aad(user_id)
 }
 pub(crate) fn reflection_aad(user_id: &str) -> String {
-    format!("mirror_sessions.reflection:{user_id}")
+    crate::keys::columns::MIRROR_SESSION_REFLECTION.aad(user_id)
 }
 fn fragment_reframes_aad(user_id: &str) -> String {
-    format!("mirror_fragments.reframes:{user_id}")
+    crate::keys::columns::MIRROR_FRAGMENT_REFRAMES.aad(user_id)
 }
 
 #[derive(Debug, Serialize, ToSchema)]
