@@ -96,16 +96,20 @@ PY
 
 echo "fuzz: schemathesis $SCHEMATHESIS_VERSION against $BASE (seed $SEED, $MAX_EXAMPLES examples per operation, ${MAX_SECONDS}s)"
 status=0
-# Logout would end the fuzzer's own session and leave every later request
-# unauthenticated; the API tests cover it.
+# Logout and revoking a device session (the fuzzer finds its own session's
+# id) would end the fuzzer's session and leave every later request
+# unauthenticated; the API tests cover both. One worker: with several threads
+# CPython 3.11's ast.parse (used by hypothesis) can fail with "AST
+# constructor recursion depth mismatch", an error of the tool, not the API.
 "$VENV/bin/schemathesis" run "$BASE/api/openapi.json" \
     --checks "$CHECKS" \
     --header "Authorization: Bearer $TOKEN" \
     --exclude-path "/v1/auth/logout" \
+    --exclude-path "/v1/auth/sessions/{id}" \
     --max-examples "$MAX_EXAMPLES" \
     --max-time "$MAX_SECONDS" \
     --seed "$SEED" \
-    --workers 2 \
+    --workers 1 \
     --request-timeout 30 \
     --suppress-health-check all \
     --report junit --report-dir "$WORK/report" \

@@ -48,6 +48,9 @@ fn fragment_reframes_aad(user_id: &str) -> String {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+// `SessionView` is also the auth (device) session's schema: one name in the
+// document, or Mirror responses would point at the wrong schema.
+#[schema(as = MirrorSessionView)]
 pub struct SessionView {
     #[schema(example = "01932f6e-7a1c-7cc3-9a55-3f1f0e6f4a10")]
     pub id: String,

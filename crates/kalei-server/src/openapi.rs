@@ -92,6 +92,10 @@ pub fn document_common_responses(doc: &mut utoipa::openapi::OpenApi) {
                     "Missing, invalid or expired access token, or a signed-out session.",
                 );
             }
+            // The `admin` tag marks the operator endpoints (`AdminUser`).
+            if bearer && op.tags.iter().flatten().any(|t| t == "admin") {
+                add("403", "The caller does not have the admin role.");
+            }
             if json_body {
                 add("400", "The body is not valid JSON.");
                 add("413", "The body is larger than http.body_limit_bytes.");

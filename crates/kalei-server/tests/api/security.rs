@@ -258,7 +258,12 @@ api_test!(
 );
 
 api_test_with!(
-    async fn forged_forwarded_for_does_not_dodge_the_ip_limit(app) config |c| c.http.trust_forwarded_for = true; {
+    async fn forged_forwarded_for_does_not_dodge_the_ip_limit(app) config |c| {
+        c.http.trust_forwarded_for = true;
+        // Few enough that no token refills while the test runs (GCRA: one
+        // per 20 s), however slow the machine.
+        c.auth.login_per_ip_per_minute = 3;
+    }; {
         // Behind the proxy, the client controls everything left of the
         // address the proxy appended: rotating it must not reset the count.
         let login = |i: usize| {
@@ -268,10 +273,10 @@ api_test_with!(
                 .json(&json!({"email": format!("stuff{i}@example.com"), "password": "whatever123"}))
                 .send()
         };
-        for i in 0..20 {
+        for i in 0..3 {
             assert_eq!(login(i).await.unwrap().status(), 401);
         }
-        let res = login(20).await.unwrap();
+        let res = login(3).await.unwrap();
         assert!(res.headers().contains_key("retry-after"));
         problem(res, 429, "rate_limited").await;
         // A different client address (as the proxy saw it) is not limited.
@@ -371,5 +376,49 @@ api_test!(
         let res = app.get("/v1/me", Some(&"a".repeat(100 * 1024))).await;
         problem(res, 401, "unauthorized").await;
         assert_eq!(app.get("/healthz", None).await.status(), 200, "still serving");
+    }
+);
+
+api_test!(
+    async fn every_operation_documents_the_shared_error_answers(app) {
+        // What the shared layers can answer on any route is in the document
+        // (the schemathesis run relies on it), always as problem+json.
+        let spec = openapi(&app).await;
+        let mut operations = 0;
+        for (template, item) in spec["paths"].as_object().unwrap() {
+            for method in METHODS {
+                let Some(op) = item.get(method) else { continue };
+                operations += 1;
+                let responses = op["responses"].as_object().unwrap();
+                let has = |status: &str| responses.contains_key(status);
+                let bearer = op["security"].as_array().is_some_and(|alternatives| {
+                    !alternatives.is_empty() && alternatives.iter().all(|a| a.get("bearer").is_some())
+                });
+                let what = format!("{method} {template}");
+                assert!(has("503"), "{what}: 503");
+                if bearer {
+                    assert!(has("401"), "{what}: 401");
+                }
+                if op["tags"].as_array().is_some_and(|t| t.contains(&json!("admin"))) {
+                    assert!(has("403"), "{what}: 403");
+                }
+                if !op["requestBody"]["content"]["application/json"].is_null() {
+                    for status in ["400", "413", "415", "422"] {
+                        assert!(has(status), "{what}: {status}");
+                    }
+                }
+                // Health probes answer with their own small documents.
+                let probe = op["tags"].as_array().is_some_and(|t| t.contains(&json!("ops")));
+                for (status, response) in responses {
+                    if !probe && (status.starts_with('4') || status.starts_with('5')) {
+                        assert!(
+                            response["content"]["application/problem+json"].is_object(),
+                            "{what}: {status} is not documented as problem+json"
+                        );
+                    }
+                }
+            }
+        }
+        assert!(operations >= 40, "{operations}");
     }
 );
