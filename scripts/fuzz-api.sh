@@ -58,6 +58,8 @@ format = "json"
 level = "warn"
 
 [auth]
+# The fuzzing user is an admin, so the operator routes are fuzzed too.
+admin_emails = ["fuzz@example.com"]
 login_per_ip_per_minute = 100000
 login_per_account_per_15min = 100000
 register_per_ip_per_hour = 100000

@@ -39,7 +39,7 @@ impl FromRequestParts<AppState> for ClientIp {
                 .headers
                 .get_all("x-forwarded-for")
                 .iter()
-                .last()
+                .next_back()
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.rsplit(',').next())
                 .and_then(|v| v.trim().parse::<IpAddr>().ok())
