@@ -164,3 +164,62 @@ api_test!(
 fn other_file_text(set: &kalei_server::crypto::KeySet) -> String {
     serde_json::to_string(set).unwrap()
 }
+
+/// The `kalei keys` commands end to end through the binary (SQLite).
+#[test]
+fn keys_commands_through_the_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let kalei = |args: &[&str]| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_kalei"));
+        for (k, _) in std::env::vars() {
+            if k.starts_with("KALEI_") {
+                cmd.env_remove(k);
+            }
+        }
+        let out = cmd
+            .env("KALEI_DATA_DIR", dir.path())
+            .env("KALEI_LOG__LEVEL", "error")
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    // No key file yet: nothing to rotate, said plainly.
+    let (ok, _, err) = kalei(&["keys", "rotate"]);
+    assert!(!ok && err.contains("start the server once"), "{err}");
+
+    kalei_server::crypto::KeySet::generate("k1")
+        .write_file(dir.path())
+        .unwrap();
+    let (ok, out, err) = kalei(&["keys", "rotate"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("new writes use key `k2`"), "{out}");
+    let (ok, out, err) = kalei(&["keys", "status"]);
+    assert!(ok, "{err}");
+    let status: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(status["active_key"], "k2");
+    assert_eq!(status["loaded_keys"], json!(["k1", "k2"]));
+    assert_eq!(
+        status["columns"].as_array().unwrap().len(),
+        kalei_server::keys::SEALED_COLUMNS.len()
+    );
+
+    let (ok, _, err) = kalei(&["keys", "retire", "k2"]);
+    assert!(!ok && err.contains("active key"), "{err}");
+    let (ok, out, err) = kalei(&["keys", "retire", "k1"]);
+    assert!(ok && out.contains("retired"), "{out}{err}");
+    let (ok, out, _) = kalei(&["keys", "status"]);
+    assert!(ok);
+    assert!(
+        serde_json::from_str::<serde_json::Value>(&out).unwrap()["loaded_keys"] == json!(["k2"])
+    );
+    let (ok, out, err) = kalei(&["keys", "reencrypt"]);
+    assert!(
+        ok && out.contains("enqueued the re-encryption job"),
+        "{out}{err}"
+    );
+}
