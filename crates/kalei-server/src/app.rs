@@ -26,8 +26,8 @@ use crate::auth::password::PasswordHasher;
 use crate::auth::social::SocialVerifier;
 use crate::auth::tokens::{load_or_create_signing_key, TokenKeys};
 use crate::config::Config;
-use crate::crypto::{Cipher, KeySet};
 use crate::http;
+use crate::keys::Keyring;
 
 pub struct AppInner {
     pub config: Config,
@@ -39,7 +39,8 @@ pub struct AppInner {
     pub passwords: PasswordHasher,
     pub social: SocialVerifier,
     pub metrics: PrometheusHandle,
-    pub cipher: Cipher,
+    /// Column-encryption keys (reloaded when the key file changes).
+    pub cipher: Keyring,
     pub billing: crate::billing::BillingVerifiers,
     pub gateway: kalei_ai::Gateway,
     /// Push provider (`[push]`) used by the push delivery job.
@@ -85,7 +86,7 @@ impl AppState {
         let social =
             SocialVerifier::from_config(config.auth.apple.as_ref(), config.auth.google.as_ref())
                 .map_err(|e| anyhow::anyhow!(e))?;
-        let cipher = load_cipher(&config, &db).await?;
+        let cipher = Keyring::load(&config, &db, clock.now_ms()).await?;
         let billing = crate::billing::BillingVerifiers::from_config(&config.billing)
             .map_err(|e| anyhow::anyhow!(e))?;
         let gateway = kalei_ai::Gateway::new(
@@ -99,7 +100,7 @@ impl AppState {
         let push = crate::notifications::push::from_config(&config.push)
             .map_err(|e| anyhow::anyhow!("invalid configuration: push: {e}"))?;
         let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
-        Ok(AppState(Arc::new(AppInner {
+        let state = AppState(Arc::new(AppInner {
             jobs: Jobs::with_clock(db.clone(), clock.clone()),
             db,
             counters,
@@ -113,63 +114,46 @@ impl AppState {
             gateway,
             push,
             config,
-        })))
+        }));
+        spawn_key_reload(&state);
+        Ok(state)
     }
 }
 
-/// The column-encryption keys: from configuration, or the key file in the
-/// data directory (generated on first start). A missing key file while the
-/// database already holds encrypted text stops the start: generating a new
-/// key would make that text unreadable and must never happen silently.
-async fn load_cipher(config: &Config, db: &Db) -> anyhow::Result<Cipher> {
-    let set = if config.encryption.keys.is_empty() {
-        match KeySet::load_file(&config.data_dir, false).map_err(|e| {
-            anyhow::anyhow!("cannot read the encryption key file in data_dir (KALEI_DATA_DIR): {e}")
-        })? {
-            Some(set) => set,
-            None => {
-                if holds_encrypted_text(db).await? {
-                    anyhow::bail!(
-                        "the database holds encrypted text but {} is missing: restore the key file \
-                         (or configure encryption.keys); refusing to start with a new key",
-                        config.data_dir.join(crate::crypto::KEY_FILE).display()
-                    );
-                }
-                KeySet::load_file(&config.data_dir, true)
-                    .map_err(|e| anyhow::anyhow!("cannot create the encryption key file: {e}"))?
-                    .expect("created")
+/// Polls the key file so `kalei keys rotate` takes effect in running
+/// servers and workers without a restart. Stops when the state is dropped.
+fn spawn_key_reload(state: &AppState) {
+    let every = state.config.encryption.reload_secs;
+    if every == 0
+        || !matches!(
+            state.cipher.source(),
+            crate::keys::keyring::KeySource::File(_)
+        )
+    {
+        return;
+    }
+    let weak = Arc::downgrade(&state.0);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(every));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            let Some(inner) = weak.upgrade() else { return };
+            match inner.cipher.reload(&inner.db, inner.clock.now_ms()).await {
+                Ok(true) => tracing::info!(
+                    active_key = %inner.cipher.active_key(),
+                    "encryption key file changed: keys reloaded"
+                ),
+                Ok(false) => {}
+                // Keep sealing with the keys already loaded; say so loudly.
+                Err(e) => tracing::error!(
+                    error = %format!("{e:#}"),
+                    "encryption key file changed but cannot be used; keeping the loaded keys"
+                ),
             }
         }
-    } else {
-        let keys: std::collections::HashMap<String, String> = config
-            .encryption
-            .keys
-            .iter()
-            .map(|(k, v)| (k.clone(), v.expose().to_string()))
-            .collect();
-        let active = match &config.encryption.active_key {
-            Some(a) => a.clone(),
-            None if keys.len() == 1 => keys.keys().next().cloned().unwrap_or_default(),
-            None => anyhow::bail!(
-                "invalid configuration: encryption.active_key is required with several keys"
-            ),
-        };
-        KeySet { active, keys }
-    };
-    Cipher::new(&set).map_err(|e| anyhow::anyhow!("invalid configuration: encryption: {e}"))
-}
-
-async fn holds_encrypted_text(db: &Db) -> anyhow::Result<bool> {
-    for table in ["mirror_messages", "turns", "lens_goals"] {
-        let n: Option<i64> = sqlx::query_scalar(&format!("SELECT 1 FROM {table} LIMIT 1"))
-            .fetch_optional(db.pool())
-            .await
-            .unwrap_or(None);
-        if n.is_some() {
-            return Ok(true);
-        }
-    }
-    Ok(false)
+    });
 }
 
 /// Connects to the configured database and applies migrations when
@@ -222,6 +206,8 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::billing::router())
         .merge(crate::admin::router())
         .split_for_parts();
+    let mut openapi = openapi;
+    crate::openapi::document_common_responses(&mut openapi);
 
     // Idempotency applies to the API routes; ops and docs are read-only.
     let api = api.layer(axum::middleware::from_fn_with_state(

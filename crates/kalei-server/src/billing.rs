@@ -272,6 +272,7 @@ async fn apply_subscription(
     responses(
         (status = 200, description = "Verified and applied (or a duplicate)", body = WebhookResult),
         (status = 401, description = "Signature, chain or bundle id rejected; nothing changed", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Apple notifications are not configured (billing.apple)", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn apple_webhook(
     State(state): State<AppState>,
@@ -410,6 +411,7 @@ pub struct PubSubMessage {
     responses(
         (status = 200, description = "Verified and applied (or a duplicate)", body = WebhookResult),
         (status = 401, description = "Push token or package rejected; nothing changed", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Google notifications are not configured (billing.google)", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn google_webhook(
     State(state): State<AppState>,

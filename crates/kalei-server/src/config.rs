@@ -77,13 +77,26 @@ pub struct Config {
 }
 
 /// Column encryption keys. Default: generated into `<data_dir>/encryption.keys`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct EncryptionConfig {
     /// Key id used for new writes.
     pub active_key: Option<String>,
     /// key id → base64 of 32 random bytes (`KALEI_ENCRYPTION__KEYS__K1=…`).
     pub keys: std::collections::BTreeMap<String, Secret>,
+    /// How often a running process checks the key file for a rotation
+    /// (seconds; 0 = never, restart instead). Unused with configured keys.
+    pub reload_secs: u64,
+}
+
+impl Default for EncryptionConfig {
+    fn default() -> Self {
+        EncryptionConfig {
+            active_key: None,
+            keys: Default::default(),
+            reload_secs: 5,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -133,7 +146,8 @@ pub struct HttpConfig {
     pub cors_origins: Vec<String>,
     /// Whole-request timeout in seconds.
     pub request_timeout_secs: u64,
-    /// Take the client IP from `X-Forwarded-For` (only behind a trusted proxy).
+    /// Take the client IP from the right-most `X-Forwarded-For` entry, the
+    /// one your proxy appended (only behind exactly one trusted proxy).
     pub trust_forwarded_for: bool,
 }
 

@@ -148,6 +148,18 @@ impl Cipher {
         &self.active
     }
 
+    /// Whether values sealed with `id` can be opened.
+    pub fn has_key(&self, id: &str) -> bool {
+        self.keys.contains_key(id)
+    }
+
+    /// The loaded key ids, sorted.
+    pub fn key_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self.keys.keys().cloned().collect();
+        ids.sort();
+        ids
+    }
+
     /// Encrypts `plaintext` bound to `aad` (e.g. `mirror_messages.content:<user>`).
     pub fn seal(&self, plaintext: &[u8], aad: &str) -> Vec<u8> {
         let cipher = &self.keys[&self.active];
@@ -202,6 +214,21 @@ impl Cipher {
     pub fn open_string(&self, sealed: &[u8], aad: &str) -> Result<String, CryptoError> {
         String::from_utf8(self.open(sealed, aad)?).map_err(|_| CryptoError::Malformed)
     }
+}
+
+/// The longest header: version, id length, a 64-byte id. Reading only this
+/// prefix of a stored value is enough to tell which key sealed it.
+pub const HEADER_MAX: usize = 2 + 64;
+
+/// The key id from the first bytes of a sealed value (at most
+/// [`HEADER_MAX`] of them; the rest of the value is not needed).
+pub fn key_id_of_header(head: &[u8]) -> Result<&str, CryptoError> {
+    if head.len() < 2 || head[0] != VERSION {
+        return Err(CryptoError::Malformed);
+    }
+    let id_len = head[1] as usize;
+    let id = head.get(2..2 + id_len).ok_or(CryptoError::Malformed)?;
+    std::str::from_utf8(id).map_err(|_| CryptoError::Malformed)
 }
 
 fn split(sealed: &[u8]) -> Result<(&str, &[u8], &[u8]), CryptoError> {
@@ -262,6 +289,19 @@ mod tests {
             only_new.open(&old, "a"),
             Err(CryptoError::UnknownKey(_))
         ));
+    }
+
+    #[test]
+    fn key_id_is_read_from_the_header_alone() {
+        let c = Cipher::new(&KeySet::generate("key-two")).unwrap();
+        let sealed = c.seal_str("some words", "a");
+        assert_eq!(
+            key_id_of_header(&sealed[..HEADER_MAX.min(sealed.len())]).unwrap(),
+            "key-two"
+        );
+        assert_eq!(key_id_of_header(&sealed[..2 + 7]).unwrap(), "key-two");
+        assert!(key_id_of_header(&sealed[..5]).is_err());
+        assert!(key_id_of_header(b"\x02\x01k").is_err());
     }
 
     #[test]

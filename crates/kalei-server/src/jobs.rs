@@ -156,6 +156,11 @@ pub fn registry(state: &AppState) -> Registry {
         let s = s.clone();
         async move { crate::privacy::retention::run(&s).await }
     });
+    let s = state.clone();
+    registry.register::<crate::keys::reseal::ResealColumns, _, _>(move |ctx, payload| {
+        let s = s.clone();
+        async move { crate::keys::reseal::run(&s, &ctx, &payload).await }
+    });
     crate::spectrum::periodic::register(&mut registry, state);
     crate::briefs::generate::register(&mut registry, state);
     crate::notifications::weekly::register(&mut registry, state);

@@ -33,10 +33,10 @@ pub fn router() -> OpenApiRouter<AppState> {
 const MAX_TITLE: usize = 500;
 
 fn goal_aad(user_id: &str) -> String {
-    format!("lens_goals.title:{user_id}")
+    crate::keys::columns::LENS_GOAL_TITLE.aad(user_id)
 }
 fn action_aad(user_id: &str) -> String {
-    format!("lens_actions.title:{user_id}")
+    crate::keys::columns::LENS_ACTION_TITLE.aad(user_id)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -18,6 +18,7 @@ pub mod generation;
 pub mod http;
 pub mod jobs;
 pub mod jobs_cmd;
+pub mod keys;
 pub mod lens;
 pub mod me;
 pub mod mirror;

@@ -43,6 +43,11 @@ enum Command {
         #[command(subcommand)]
         command: JobsCommand,
     },
+    /// Manage the column-encryption keys (rotate, status, retire).
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// Print the effective configuration (secrets redacted).
     Config,
     /// Analyse text offline: stdin → JSON (or JSON lines with --jsonl).
@@ -80,6 +85,19 @@ enum JobsCommand {
     Stats,
     /// Enqueue a cron schedule's job now.
     RunCron { name: String },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Add a new key and seal new values with it; old values are re-sealed
+    /// by a background job (with configured keys: print what to add).
+    Rotate,
+    /// The active and loaded keys and how many stored values use each.
+    Status,
+    /// Remove an old key once no stored value uses it.
+    Retire { id: String },
+    /// Enqueue the re-encryption job for the active key again.
+    Reencrypt,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -205,6 +223,21 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
             )
             .await?;
             kalei_server::jobs_cmd::run(&state, command.into()).await
+        }
+        Command::Keys { command } => {
+            use kalei_server::keys::cmd::KeysOp;
+            let db = app::open_db(&config).await?;
+            let op = match command {
+                KeysCommand::Rotate => KeysOp::Rotate,
+                KeysCommand::Status => KeysOp::Status,
+                KeysCommand::Retire { id } => KeysOp::Retire(id),
+                KeysCommand::Reencrypt => KeysOp::Reencrypt,
+            };
+            let now = kalei_store::Clock::now_ms(&kalei_store::SystemClock);
+            let result = kalei_server::keys::cmd::run(&config, &db, now, op).await;
+            db.close().await;
+            println!("{}", result?);
+            Ok(())
         }
         Command::Migrate => {
             config.migrate_on_start = false;

@@ -39,16 +39,19 @@ pub fn router() -> OpenApiRouter<AppState> {
 const FEATURE: &str = "mirror";
 
 pub(crate) fn content_aad(user_id: &str) -> String {
-    format!("mirror_messages.content:{user_id}")
+    crate::keys::columns::MIRROR_MESSAGE_CONTENT.aad(user_id)
 }
 pub(crate) fn reflection_aad(user_id: &str) -> String {
-    format!("mirror_sessions.reflection:{user_id}")
+    crate::keys::columns::MIRROR_SESSION_REFLECTION.aad(user_id)
 }
 fn fragment_reframes_aad(user_id: &str) -> String {
-    format!("mirror_fragments.reframes:{user_id}")
+    crate::keys::columns::MIRROR_FRAGMENT_REFRAMES.aad(user_id)
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+// `SessionView` is also the auth (device) session's schema: one name in the
+// document, or Mirror responses would point at the wrong schema.
+#[schema(as = MirrorSessionView)]
 pub struct SessionView {
     #[schema(example = "01932f6e-7a1c-7cc3-9a55-3f1f0e6f4a10")]
     pub id: String,

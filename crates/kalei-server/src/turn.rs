@@ -38,10 +38,10 @@ const FEATURE: &str = "turn";
 const MAX_THOUGHT_CHARS: usize = 2_000;
 
 pub(crate) fn thought_aad(user_id: &str) -> String {
-    format!("turns.thought:{user_id}")
+    crate::keys::columns::TURN_THOUGHT.aad(user_id)
 }
 fn result_aad(user_id: &str) -> String {
-    format!("turns.result:{user_id}")
+    crate::keys::columns::TURN_RESULT.aad(user_id)
 }
 
 /// The text of reframe `index` in a turn's sealed result (Gallery captions,

@@ -21,6 +21,7 @@ use utoipa_axum::routes;
 use crate::app::AppState;
 use crate::audit::{self, AuditKind};
 use crate::error::{ApiError, ApiResult, Problem};
+use crate::http::client_ip::rate_limit_subject;
 use crate::http::json::created;
 use crate::http::{ApiJson, ClientIp};
 pub use extract::{AdminUser, AuthUser};
@@ -115,7 +116,7 @@ async fn register(
     let (email, device_name) = (email.unwrap_or_default(), device_name.unwrap_or_default());
     limit(
         &state,
-        format!("rl:register:ip:{ip}"),
+        format!("rl:register:ip:{}", rate_limit_subject(ip)),
         state.config.auth.register_per_ip_per_hour,
         Duration::from_secs(3600),
     )
@@ -182,7 +183,7 @@ async fn login(
     let email = normalise_email(&req.email).ok();
     limit(
         &state,
-        format!("rl:login:ip:{ip}"),
+        format!("rl:login:ip:{}", rate_limit_subject(ip)),
         state.config.auth.login_per_ip_per_minute,
         Duration::from_secs(60),
     )
@@ -423,7 +424,7 @@ async fn social_sign_in(
     check_timezone(timezone).map_err(|e| ApiError::validation(vec![e]))?;
     limit(
         &state,
-        format!("rl:login:ip:{ip}"),
+        format!("rl:login:ip:{}", rate_limit_subject(ip)),
         state.config.auth.login_per_ip_per_minute,
         Duration::from_secs(60),
     )
