@@ -10,6 +10,7 @@ pub mod billing;
 pub mod card;
 pub mod config;
 pub mod crypto;
+pub mod demo;
 pub mod entitlements;
 pub mod error;
 pub mod gallery;

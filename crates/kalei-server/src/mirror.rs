@@ -37,7 +37,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 const FEATURE: &str = "mirror";
 
-pub(crate) fn content_aad(user_id: &str) -> String {
+pub fn content_aad(user_id: &str) -> String {
     format!("mirror_messages.content:{user_id}")
 }
 pub(crate) fn reflection_aad(user_id: &str) -> String {
