@@ -35,7 +35,13 @@ use serde_json::json;
 
 /// Users are spread over zones where the fan-out instant (Monday 12:00 UTC)
 /// is a Monday.
-const ZONES: &[&str] = &["UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata", "America/Sao_Paulo"];
+const ZONES: &[&str] = &[
+    "UTC",
+    "Europe/Berlin",
+    "America/New_York",
+    "Asia/Kolkata",
+    "America/Sao_Paulo",
+];
 const WEEKS: i64 = 8;
 const EMAIL_DOMAIN: &str = "spectrum-bench.invalid";
 
@@ -49,7 +55,13 @@ const SENTENCES: &[&str] = &[
     "Cooked a proper dinner and felt calmer afterwards.",
     "They probably think I'm not good enough for this team.",
 ];
-const PATTERNS: &[&str] = &["overgeneralization", "mind_reading", "should_statements", "labeling", "catastrophizing"];
+const PATTERNS: &[&str] = &[
+    "overgeneralization",
+    "mind_reading",
+    "should_statements",
+    "labeling",
+    "catastrophizing",
+];
 
 enum Val {
     Text(String),
@@ -60,7 +72,12 @@ enum Val {
 
 /// Multi-row inserts in one transaction; statements stay small on SQLite,
 /// where sqlx binds parameters in quadratic time.
-async fn insert(state: &AppState, table: &str, cols: &[&str], rows: Vec<Vec<Val>>) -> anyhow::Result<()> {
+async fn insert(
+    state: &AppState,
+    table: &str,
+    cols: &[&str],
+    rows: Vec<Vec<Val>>,
+) -> anyhow::Result<()> {
     let per_statement = match state.db.dialect() {
         kalei_store::Dialect::Sqlite => 100,
         kalei_store::Dialect::Postgres => 500,
@@ -130,7 +147,13 @@ async fn seed(state: &AppState, users: usize) -> anyhow::Result<serde_json::Valu
             let id = kalei_store::new_id();
             let zone = ZONES[i % ZONES.len()];
             let tz: Tz = zone.parse().expect("zone");
-            u.push(vec![t(&id), t(format!("bench-{i}@{EMAIL_DOMAIN}")), t("user"), Val::Int(now), Val::Int(now)]);
+            u.push(vec![
+                t(&id),
+                t(format!("bench-{i}@{EMAIL_DOMAIN}")),
+                t("user"),
+                Val::Int(now),
+                Val::Int(now),
+            ]);
             p.push(vec![t(&id), t(zone), Val::Int(now)]);
             let content_aad = kalei_server::mirror::content_aad(&id);
             let thought_aad = kalei_server::turn::thought_aad(&id);
@@ -138,19 +161,35 @@ async fn seed(state: &AppState, users: usize) -> anyhow::Result<serde_json::Valu
                 let week_monday = first + chrono::Duration::days(week * 7);
                 for _ in 0..rng.gen_range(2..=5) {
                     let day = week_monday + chrono::Duration::days(rng.gen_range(0..7));
-                    let local = day.and_time(NaiveTime::from_hms_opt(rng.gen_range(7..22), rng.gen_range(0..60), 0).unwrap());
+                    let local = day.and_time(
+                        NaiveTime::from_hms_opt(rng.gen_range(7..22), rng.gen_range(0..60), 0)
+                            .unwrap(),
+                    );
                     let at = kalei_store::jobs::tz::local_to_utc_ms(tz, local);
                     let sid = kalei_store::new_id();
-                    s.push(vec![t(&sid), t(&id), t("closed"), Val::Int(at), Val::Int(at + 600_000), Val::Int(2)]);
+                    s.push(vec![
+                        t(&sid),
+                        t(&id),
+                        t("closed"),
+                        Val::Int(at),
+                        Val::Int(at + 600_000),
+                        Val::Int(2),
+                    ]);
                     let mut words = 0;
                     for k in 0..2 {
                         let text = SENTENCES[rng.gen_range(0..SENTENCES.len())];
                         let w = text.split_whitespace().count() as i64;
                         words += w;
                         m.push(vec![
-                            t(kalei_store::new_id()), t(&id), t(&sid),
+                            t(kalei_store::new_id()),
+                            t(&id),
+                            t(&sid),
                             Val::Blob(state.cipher.seal_str(text, &content_aad)),
-                            Val::Int(text.chars().count() as i64), Val::Int(w), Val::Real(0.0), t("{}"), t("none"),
+                            Val::Int(text.chars().count() as i64),
+                            Val::Int(w),
+                            Val::Real(0.0),
+                            t("{}"),
+                            t("none"),
                             Val::Int(at + k * 60_000),
                         ]);
                     }
@@ -166,25 +205,51 @@ async fn seed(state: &AppState, users: usize) -> anyhow::Result<serde_json::Valu
                     };
                     let pattern = PATTERNS[rng.gen_range(0..PATTERNS.len())];
                     v.push(vec![
-                        t(&sid), t(&id), t(local_date(at, tz)), Val::Real(e.valence as f64), Val::Real(e.arousal as f64),
-                        t(serde_json::to_string(&e)?), t(json!({pattern: rng.gen_range(1..3)}).to_string()),
-                        Val::Int(2), Val::Int(words), Val::Int(now),
+                        t(&sid),
+                        t(&id),
+                        t(local_date(at, tz)),
+                        Val::Real(e.valence as f64),
+                        Val::Real(e.arousal as f64),
+                        t(serde_json::to_string(&e)?),
+                        t(json!({pattern: rng.gen_range(1..3)}).to_string()),
+                        Val::Int(2),
+                        Val::Int(words),
+                        Val::Int(now),
                     ]);
                 }
                 for _ in 0..rng.gen_range(1..=2) {
                     let day = week_monday + chrono::Duration::days(rng.gen_range(0..7));
-                    let at = kalei_store::jobs::tz::local_to_utc_ms(tz, day.and_time(NaiveTime::from_hms_opt(12, 0, 0).unwrap()));
+                    let at = kalei_store::jobs::tz::local_to_utc_ms(
+                        tz,
+                        day.and_time(NaiveTime::from_hms_opt(12, 0, 0).unwrap()),
+                    );
                     let tid = kalei_store::new_id();
                     let thought = SENTENCES[rng.gen_range(0..SENTENCES.len())];
                     let before = rng.gen_range(50..95);
                     let after = before - rng.gen_range(5..45);
                     tr.push(vec![
-                        t(&tid), t(&id), Val::Blob(state.cipher.seal_str(thought, &thought_aad)), t("[]"), Val::Real(-0.4),
-                        t("{}"), t("none"), Val::Int(before), Val::Int(after), Val::Int(at),
+                        t(&tid),
+                        t(&id),
+                        Val::Blob(state.cipher.seal_str(thought, &thought_aad)),
+                        t("[]"),
+                        Val::Real(-0.4),
+                        t("{}"),
+                        t("none"),
+                        Val::Int(before),
+                        Val::Int(after),
+                        Val::Int(at),
                     ]);
                     ti.push(vec![
-                        t(&tid), t(&id), t(local_date(at, tz)), t(json!([PATTERNS[rng.gen_range(0..PATTERNS.len())]]).to_string()),
-                        Val::Int(before), Val::Int(after), Val::Real(-0.4), Val::Real(rng.gen_range(-0.2..0.6)), Val::Int(1), Val::Int(now),
+                        t(&tid),
+                        t(&id),
+                        t(local_date(at, tz)),
+                        t(json!([PATTERNS[rng.gen_range(0..PATTERNS.len())]]).to_string()),
+                        Val::Int(before),
+                        Val::Int(after),
+                        Val::Real(-0.4),
+                        Val::Real(rng.gen_range(-0.2..0.6)),
+                        Val::Int(1),
+                        Val::Int(now),
                     ]);
                 }
             }
@@ -193,24 +258,118 @@ async fn seed(state: &AppState, users: usize) -> anyhow::Result<serde_json::Valu
         counts[1] += m.len();
         counts[2] += tr.len();
         counts[3] += u.len();
-        insert(state, "users", &["id", "email", "role", "created_at", "updated_at"], u).await?;
+        insert(
+            state,
+            "users",
+            &["id", "email", "role", "created_at", "updated_at"],
+            u,
+        )
+        .await?;
         insert(state, "profiles", &["user_id", "timezone", "updated_at"], p).await?;
-        insert(state, "mirror_sessions", &["id", "user_id", "status", "started_at", "closed_at", "message_count"], s).await?;
-        insert(state, "mirror_messages", &["id", "user_id", "session_id", "content_sealed", "char_count", "word_count", "polarity", "emotions", "crisis_level", "created_at"], m).await?;
-        insert(state, "spectrum_session_vectors", &["session_id", "user_id", "local_date", "valence", "arousal", "emotions", "distortion_counts", "message_count", "word_count", "analysed_at"], v).await?;
-        insert(state, "turns", &["id", "user_id", "thought_sealed", "distortions", "polarity", "emotions", "crisis_level", "belief_before", "belief_after", "created_at"], tr).await?;
-        insert(state, "spectrum_turn_impacts", &["turn_id", "user_id", "local_date", "distortions", "belief_before", "belief_after", "polarity_before", "polarity_after", "saved", "analysed_at"], ti).await?;
+        insert(
+            state,
+            "mirror_sessions",
+            &[
+                "id",
+                "user_id",
+                "status",
+                "started_at",
+                "closed_at",
+                "message_count",
+            ],
+            s,
+        )
+        .await?;
+        insert(
+            state,
+            "mirror_messages",
+            &[
+                "id",
+                "user_id",
+                "session_id",
+                "content_sealed",
+                "char_count",
+                "word_count",
+                "polarity",
+                "emotions",
+                "crisis_level",
+                "created_at",
+            ],
+            m,
+        )
+        .await?;
+        insert(
+            state,
+            "spectrum_session_vectors",
+            &[
+                "session_id",
+                "user_id",
+                "local_date",
+                "valence",
+                "arousal",
+                "emotions",
+                "distortion_counts",
+                "message_count",
+                "word_count",
+                "analysed_at",
+            ],
+            v,
+        )
+        .await?;
+        insert(
+            state,
+            "turns",
+            &[
+                "id",
+                "user_id",
+                "thought_sealed",
+                "distortions",
+                "polarity",
+                "emotions",
+                "crisis_level",
+                "belief_before",
+                "belief_after",
+                "created_at",
+            ],
+            tr,
+        )
+        .await?;
+        insert(
+            state,
+            "spectrum_turn_impacts",
+            &[
+                "turn_id",
+                "user_id",
+                "local_date",
+                "distortions",
+                "belief_before",
+                "belief_after",
+                "polarity_before",
+                "polarity_after",
+                "saved",
+                "analysed_at",
+            ],
+            ti,
+        )
+        .await?;
     }
-    Ok(json!({"step": "seed", "users": counts[3], "sessions": counts[0], "messages": counts[1], "turns": counts[2],
-              "first_week": ymd(first), "seconds": started.elapsed().as_secs_f64()}))
+    Ok(
+        json!({"step": "seed", "users": counts[3], "sessions": counts[0], "messages": counts[1], "turns": counts[2],
+              "first_week": ymd(first), "seconds": started.elapsed().as_secs_f64()}),
+    )
 }
 
 async fn pipeline(state: &AppState, queues: &str) -> anyhow::Result<serde_json::Value> {
     let (monday, at) = fan_out_instant();
     let week = ymd(monday - chrono::Duration::days(7));
     // A rerun measures the same work again.
-    sqlx::query("DELETE FROM spectrum_weekly WHERE week_start = $1").bind(&week).execute(state.db.pool()).await?;
-    sqlx::query("DELETE FROM jobs WHERE kind = 'spectrum.weekly'").execute(state.db.pool()).await?;
+    sqlx::query("DELETE FROM spectrum_weekly WHERE week_start = $1")
+        .bind(&week)
+        .execute(state.db.pool())
+        .await?;
+    sqlx::query("DELETE FROM jobs WHERE kind = 'spectrum.weekly'")
+        .execute(state.db.pool())
+        .await?;
     let started = Instant::now();
     let enqueued = periodic::fan_out(state, at).await?;
     let enqueue_seconds = started.elapsed().as_secs_f64();
@@ -240,9 +399,11 @@ async fn pipeline(state: &AppState, queues: &str) -> anyhow::Result<serde_json::
     .bind(&week)
     .fetch_one(state.db.pool())
     .await?;
-    Ok(json!({"step": "pipeline", "week_start": week, "jobs": enqueued, "weekly_rows": rows, "not_completed": failed,
+    Ok(
+        json!({"step": "pipeline", "week_start": week, "jobs": enqueued, "weekly_rows": rows, "not_completed": failed,
               "queues": queues, "enqueue_seconds": enqueue_seconds, "seconds": seconds,
-              "jobs_per_second": enqueued as f64 / seconds}))
+              "jobs_per_second": enqueued as f64 / seconds}),
+    )
 }
 
 async fn reader(state: &AppState) -> anyhow::Result<serde_json::Value> {
@@ -250,7 +411,10 @@ async fn reader(state: &AppState) -> anyhow::Result<serde_json::Value> {
         .bind(format!("bench-0@{EMAIL_DOMAIN}"))
         .fetch_one(state.db.pool())
         .await?;
-    sqlx::query("DELETE FROM subscriptions WHERE user_id = $1").bind(&user_id).execute(state.db.pool()).await?;
+    sqlx::query("DELETE FROM subscriptions WHERE user_id = $1")
+        .bind(&user_id)
+        .execute(state.db.pool())
+        .await?;
     sqlx::query("INSERT INTO subscriptions (user_id, plan, store, status, updated_at) VALUES ($1, 'prism', 'bench', 'active', 0)")
         .bind(&user_id)
         .execute(state.db.pool())
@@ -259,21 +423,41 @@ async fn reader(state: &AppState) -> anyhow::Result<serde_json::Value> {
     for week in 1..=WEEKS {
         periodic::run_weekly(state, &user_id, monday - chrono::Duration::days(week * 7)).await?;
     }
-    let token = state.tokens.issue(&user_id, "spectrum-bench", "user", Utc::now().timestamp_millis());
-    Ok(json!({"step": "reader", "user_id": user_id, "weeks": WEEKS, "token": token, "weekday": monday.weekday().to_string()}))
+    let token = state.tokens.issue(
+        &user_id,
+        "spectrum-bench",
+        "user",
+        Utc::now().timestamp_millis(),
+    );
+    Ok(
+        json!({"step": "reader", "user_id": user_id, "weeks": WEEKS, "token": token, "weekday": monday.weekday().to_string()}),
+    )
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let flag = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
+    let flag = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
     let config = Config::load(None).map_err(|e| anyhow::anyhow!(e))?;
     let state = AppState::open(config, Arc::new(SystemClock)).await?;
     let out = match args.first().map(String::as_str) {
         Some("seed") => seed(&state, flag("--users").map_or(Ok(10_000), |u| u.parse())?).await?,
-        Some("pipeline") => pipeline(&state, &flag("--queues").unwrap_or_else(|| "spectrum".into())).await?,
+        Some("pipeline") => {
+            pipeline(
+                &state,
+                &flag("--queues").unwrap_or_else(|| "spectrum".into()),
+            )
+            .await?
+        }
         Some("reader") => reader(&state).await?,
-        _ => anyhow::bail!("usage: spectrum_bench seed [--users N] | pipeline [--queues SPEC] | reader"),
+        _ => anyhow::bail!(
+            "usage: spectrum_bench seed [--users N] | pipeline [--queues SPEC] | reader"
+        ),
     };
     println!("{out}");
     state.db.close().await;

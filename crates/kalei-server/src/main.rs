@@ -224,11 +224,9 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
             seed,
             json,
         } => {
-            let report = kalei_server::demo::run(
-                config,
-                kalei_server::demo::DemoOptions { timezone, seed },
-            )
-            .await?;
+            let report =
+                kalei_server::demo::run(config, kalei_server::demo::DemoOptions { timezone, seed })
+                    .await?;
             if json {
                 println!("{}", serde_json::to_string(&report)?);
             } else {

@@ -27,7 +27,12 @@ impl InProcess {
 
     /// Sends one request; a non-2xx answer is an error naming the route and
     /// the problem code (never the request body, which holds user text).
-    pub async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> anyhow::Result<Value> {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> anyhow::Result<Value> {
         let mut req = Request::builder().method(method.clone()).uri(path);
         if let Some(t) = &self.token {
             req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));

@@ -91,7 +91,10 @@ const JOBS_DEADLINE: Duration = Duration::from_secs(600);
 
 pub async fn run(config: Config, options: DemoOptions) -> anyhow::Result<DemoReport> {
     let tz: Tz = options.timezone.parse().map_err(|_| {
-        anyhow::anyhow!("--timezone {}: not an IANA time zone such as Europe/Berlin", options.timezone)
+        anyhow::anyhow!(
+            "--timezone {}: not an IANA time zone such as Europe/Berlin",
+            options.timezone
+        )
     })?;
     let server_url = server_url(&config)?;
     let real = SystemClock;
@@ -153,7 +156,9 @@ pub async fn run(config: Config, options: DemoOptions) -> anyhow::Result<DemoRep
     worker.shutdown().await;
     drained?;
 
-    let weekly = api.get(&format!("/v1/spectrum/weekly?limit={}", writer::WEEKS)).await?;
+    let weekly = api
+        .get(&format!("/v1/spectrum/weekly?limit={}", writer::WEEKS))
+        .await?;
     let monthly = api.get("/v1/spectrum/monthly").await?;
     state.db.close().await;
     Ok(DemoReport {
@@ -226,7 +231,8 @@ async fn write_history(
         while action_ids.first().is_some_and(|(_, done)| *done <= at) {
             let (id, done) = action_ids.remove(0);
             set_clock(done);
-            api.post(&format!("/v1/lens/actions/{id}/complete"), &json!({})).await?;
+            api.post(&format!("/v1/lens/actions/{id}/complete"), &json!({}))
+                .await?;
         }
         set_clock(at);
         match entry {
@@ -235,15 +241,22 @@ async fn write_history(
                 let sid = session["id"].as_str().unwrap_or_default().to_string();
                 for (i, text) in s.messages.iter().enumerate() {
                     set_clock(at + chrono::Duration::minutes(3 * i as i64 + 1));
-                    api.post("/v1/mirror/messages", &json!({"session_id": sid, "content": text}))
-                        .await?;
+                    api.post(
+                        "/v1/mirror/messages",
+                        &json!({"session_id": sid, "content": text}),
+                    )
+                    .await?;
                 }
                 set_clock(at + chrono::Duration::minutes(3 * s.messages.len() as i64 + 2));
-                api.post(&format!("/v1/mirror/sessions/{sid}/close"), &json!({})).await?;
+                api.post(&format!("/v1/mirror/sessions/{sid}/close"), &json!({}))
+                    .await?;
             }
             Entry::Turn(t) => {
                 let turn = api
-                    .post("/v1/turns", &json!({"thought": t.thought, "belief_before": t.belief_before}))
+                    .post(
+                        "/v1/turns",
+                        &json!({"thought": t.thought, "belief_before": t.belief_before}),
+                    )
                     .await?;
                 let tid = turn["id"].as_str().unwrap_or_default().to_string();
                 set_clock(at + chrono::Duration::minutes(2));
@@ -254,11 +267,16 @@ async fn write_history(
                 .await?;
             }
             Entry::Goal(g) => {
-                let goal = api.post("/v1/lens/goals", &json!({"title": g.title})).await?;
+                let goal = api
+                    .post("/v1/lens/goals", &json!({"title": g.title}))
+                    .await?;
                 let gid = goal["id"].as_str().unwrap_or_default().to_string();
                 for (title, done) in &g.actions {
                     let action = api
-                        .post(&format!("/v1/lens/goals/{gid}/actions"), &json!({"title": title}))
+                        .post(
+                            &format!("/v1/lens/goals/{gid}/actions"),
+                            &json!({"title": title}),
+                        )
                         .await?;
                     if let Some(done) = done {
                         let aid = action["id"].as_str().unwrap_or_default().to_string();
@@ -271,7 +289,8 @@ async fn write_history(
     action_ids.sort_by_key(|(_, done)| *done);
     for (id, done) in action_ids {
         set_clock(done);
-        api.post(&format!("/v1/lens/actions/{id}/complete"), &json!({})).await?;
+        api.post(&format!("/v1/lens/actions/{id}/complete"), &json!({}))
+            .await?;
     }
     Ok(())
 }
@@ -388,13 +407,23 @@ pub fn render(r: &DemoReport) -> String {
         ));
         line(format!(
             "      patterns: {}",
-            if patterns.is_empty() { "none".into() } else { patterns.join(", ") }
+            if patterns.is_empty() {
+                "none".into()
+            } else {
+                patterns.join(", ")
+            }
         ));
-        line(format!("      insight:  {}", w["insight"]["text"].as_str().unwrap_or("")));
+        line(format!(
+            "      insight:  {}",
+            w["insight"]["text"].as_str().unwrap_or("")
+        ));
     }
     let m = &r.monthly;
     line(String::new());
-    line(format!("Monthly deep dive {}:", m["month"].as_str().unwrap_or("?")));
+    line(format!(
+        "Monthly deep dive {}:",
+        m["month"].as_str().unwrap_or("?")
+    ));
     line(format!(
         "  sessions {}  turns {}  active days {}  longest streak {}  mood {} (spread {})  change {}",
         m["sessions"],
@@ -405,6 +434,9 @@ pub fn render(r: &DemoReport) -> String {
         num(&m["vector"]["spread"]["valence"]),
         num(&m["change"]["valence"]),
     ));
-    line(format!("  narrative: {}", m["insight"]["text"].as_str().unwrap_or("")));
+    line(format!(
+        "  narrative: {}",
+        m["insight"]["text"].as_str().unwrap_or("")
+    ));
     out
 }

@@ -77,7 +77,13 @@ fn mood(valence: f64) -> DayMood {
     }
 }
 
-const MOMENTS: &[&str] = &["This morning", "At lunch", "This afternoon", "Tonight", "After work"];
+const MOMENTS: &[&str] = &[
+    "This morning",
+    "At lunch",
+    "This afternoon",
+    "Tonight",
+    "After work",
+];
 
 const SITUATIONS: &[&str] = &[
     "the team meeting ran over again and my part got squeezed into five minutes",
@@ -129,28 +135,72 @@ const GOOD_DETAILS: &[&str] = &[
 
 /// Thoughts with a typical distortion, for messages and for Turns.
 const THOUGHTS: &[(DistortionType, &str)] = &[
-    (DistortionType::Overgeneralization, "I always mess everything up when it matters."),
-    (DistortionType::Overgeneralization, "Nothing ever works out for me at work."),
-    (DistortionType::MindReading, "She probably thinks I'm annoying and just puts up with me."),
-    (DistortionType::MindReading, "Everyone in the meeting could tell I had no idea what I was doing."),
-    (DistortionType::FortuneTelling, "This project is going to fail and it will be my fault."),
-    (DistortionType::Magnification, "If I miss this deadline it will be a complete disaster."),
-    (DistortionType::ShouldStatements, "I should be much further along by now."),
-    (DistortionType::Labeling, "I'm such an idiot for forgetting the call."),
-    (DistortionType::Personalization, "It's my fault the evening went badly for everyone."),
-    (DistortionType::AllOrNothing, "If the talk isn't perfect it's a total failure."),
-    (DistortionType::EmotionalReasoning, "I feel like a failure, so I must be one."),
-    (DistortionType::DisqualifyingPositive, "They only said it went well to be nice to me."),
+    (
+        DistortionType::Overgeneralization,
+        "I always mess everything up when it matters.",
+    ),
+    (
+        DistortionType::Overgeneralization,
+        "Nothing ever works out for me at work.",
+    ),
+    (
+        DistortionType::MindReading,
+        "She probably thinks I'm annoying and just puts up with me.",
+    ),
+    (
+        DistortionType::MindReading,
+        "Everyone in the meeting could tell I had no idea what I was doing.",
+    ),
+    (
+        DistortionType::FortuneTelling,
+        "This project is going to fail and it will be my fault.",
+    ),
+    (
+        DistortionType::Magnification,
+        "If I miss this deadline it will be a complete disaster.",
+    ),
+    (
+        DistortionType::ShouldStatements,
+        "I should be much further along by now.",
+    ),
+    (
+        DistortionType::Labeling,
+        "I'm such an idiot for forgetting the call.",
+    ),
+    (
+        DistortionType::Personalization,
+        "It's my fault the evening went badly for everyone.",
+    ),
+    (
+        DistortionType::AllOrNothing,
+        "If the talk isn't perfect it's a total failure.",
+    ),
+    (
+        DistortionType::EmotionalReasoning,
+        "I feel like a failure, so I must be one.",
+    ),
+    (
+        DistortionType::DisqualifyingPositive,
+        "They only said it went well to be nice to me.",
+    ),
 ];
 
 const GOALS: &[(&str, &[&str])] = &[
     (
         "Sleep before midnight on weeknights",
-        &["Phone out of the bedroom", "Read for 15 minutes before bed", "Lights out by 23:30"],
+        &[
+            "Phone out of the bedroom",
+            "Read for 15 minutes before bed",
+            "Lights out by 23:30",
+        ],
     ),
     (
         "Walk outside for 20 minutes a day",
-        &["Walk after lunch", "Take the long way home", "Sunday walk by the river"],
+        &[
+            "Walk after lunch",
+            "Take the long way home",
+            "Sunday walk by the river",
+        ],
     ),
     (
         "Stay in touch with friends",
@@ -241,16 +291,26 @@ pub fn plan(rng: &mut StdRng, first_monday: NaiveDate) -> Plan {
         let session_days = days_of_week(rng, n_sessions);
         // Harder weeks bring more thoughts to work through.
         let hard_week = arc(week * 7 + 3, days) < -0.15;
-        let n_turns = if hard_week { rng.gen_range(2..=3) } else { rng.gen_range(1..=2) };
+        let n_turns = if hard_week {
+            rng.gen_range(2..=3)
+        } else {
+            rng.gen_range(1..=2)
+        };
         let turn_days = days_of_week(rng, n_turns);
         for d in session_days {
             let index = week * 7 + d;
             let valence = arc(index, days) + rng.gen_range(-0.2..0.2);
             let mood = mood(valence);
             let n = rng.gen_range(2..=4);
-            let messages = (0..n).map(|i| message(rng, mood, valence, i == 0)).collect();
+            let messages = (0..n)
+                .map(|i| message(rng, mood, valence, i == 0))
+                .collect();
             plan.sessions.push(PlannedSession {
-                at: at(monday + Duration::days(d), rng.gen_range(19..=22), rng.gen_range(0..60)),
+                at: at(
+                    monday + Duration::days(d),
+                    rng.gen_range(19..=22),
+                    rng.gen_range(0..60),
+                ),
                 messages,
             });
         }
@@ -260,7 +320,11 @@ pub fn plan(rng: &mut StdRng, first_monday: NaiveDate) -> Plan {
             // Reframes loosen their grip more as the weeks go on.
             let drop = (10.0 + 40.0 * progress + rng.gen_range(-8.0..8.0)).round() as i64;
             plan.turns.push(PlannedTurn {
-                at: at(monday + Duration::days(d), rng.gen_range(8..=18), rng.gen_range(0..60)),
+                at: at(
+                    monday + Duration::days(d),
+                    rng.gen_range(8..=18),
+                    rng.gen_range(0..60),
+                ),
                 thought: THOUGHTS.choose(rng).expect("thoughts").1.to_string(),
                 belief_before: before,
                 belief_after: (before - drop).clamp(5, 100),
@@ -298,7 +362,14 @@ mod tests {
 
     #[test]
     fn no_phrase_is_crisis_language() {
-        let banks = [MOMENTS, SITUATIONS, HARD_FEELINGS, MIXED_FEELINGS, GOOD_FEELINGS, GOOD_DETAILS];
+        let banks = [
+            MOMENTS,
+            SITUATIONS,
+            HARD_FEELINGS,
+            MIXED_FEELINGS,
+            GOOD_FEELINGS,
+            GOOD_DETAILS,
+        ];
         let phrases = banks
             .iter()
             .flat_map(|b| b.iter().copied())
@@ -311,7 +382,11 @@ mod tests {
             let mut rng = StdRng::seed_from_u64(seed);
             for mood in [DayMood::Hard, DayMood::Mixed, DayMood::Good] {
                 let m = message(&mut rng, mood, -0.4, true);
-                assert_eq!(kalei_analysis::detect_crisis(&m).level, CrisisLevel::None, "{m}");
+                assert_eq!(
+                    kalei_analysis::detect_crisis(&m).level,
+                    CrisisLevel::None,
+                    "{m}"
+                );
             }
         }
     }
@@ -320,7 +395,12 @@ mod tests {
     fn thoughts_show_their_distortion() {
         let found = THOUGHTS
             .iter()
-            .filter(|(d, t)| kalei_analysis::analyze(t).fragments.iter().any(|f| f.r#type == *d))
+            .filter(|(d, t)| {
+                kalei_analysis::analyze(t)
+                    .fragments
+                    .iter()
+                    .any(|f| f.r#type == *d)
+            })
             .count();
         // The engine is a heuristic: most, not all, must be recognised.
         assert!(found * 2 >= THOUGHTS.len(), "{found} of {}", THOUGHTS.len());
@@ -337,10 +417,19 @@ mod tests {
             assert!(plan.sessions.iter().filter(|s| in_week(&s.at)).count() >= 3);
             assert!(plan.turns.iter().any(|t| in_week(&t.at)));
         }
-        assert!(plan.sessions.iter().all(|s| (2..=4).contains(&s.messages.len())));
-        assert!(plan.turns.iter().all(|t| t.belief_after < t.belief_before || t.belief_after == 5));
+        assert!(plan
+            .sessions
+            .iter()
+            .all(|s| (2..=4).contains(&s.messages.len())));
+        assert!(plan
+            .turns
+            .iter()
+            .all(|t| t.belief_after < t.belief_before || t.belief_after == 5));
         assert_eq!(plan.goals.len(), 2);
         let low = (0..56).map(|d| arc(d, 56)).fold(f64::MAX, f64::min);
-        assert!(low < arc(0, 56) && arc(55, 56) > 0.2, "the arc dips, then recovers");
+        assert!(
+            low < arc(0, 56) && arc(55, 56) > 0.2,
+            "the arc dips, then recovers"
+        );
     }
 }

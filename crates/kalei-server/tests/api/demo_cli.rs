@@ -43,7 +43,10 @@ fn check_report(report: &Value) {
         assert!(w["activity"]["messages"].as_i64().unwrap() >= 6);
         assert!(w["activity"]["words"].as_i64().unwrap() > 50);
         assert!(w["turn_impact"]["rated_turns"].as_i64().unwrap() >= 1);
-        assert!(w["turn_impact"]["mean_belief_change"].as_f64().unwrap() < 0.0, "{w}");
+        assert!(
+            w["turn_impact"]["mean_belief_change"].as_f64().unwrap() < 0.0,
+            "{w}"
+        );
         assert_eq!(w["landscape"].as_array().unwrap().len(), 7);
         assert!(!w["insight"]["text"].as_str().unwrap().is_empty());
         valences.push(w["vector"]["mean"]["valence"].as_f64().unwrap());
@@ -53,11 +56,19 @@ fn check_report(report: &Value) {
         .iter()
         .fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
     assert!(hi - lo > 0.05, "{valences:?}");
-    assert!(weeks.iter().any(|w| !w["patterns"].as_array().unwrap().is_empty()));
+    assert!(weeks
+        .iter()
+        .any(|w| !w["patterns"].as_array().unwrap().is_empty()));
     let m = &report["monthly"];
     assert!(m["sessions"].as_i64().unwrap() >= 3, "{m}");
     assert!(m["landscape"].as_array().unwrap().len() >= 28);
-    assert!(m["insight"]["text"].as_str().unwrap().contains("This month"), "{m}");
+    assert!(
+        m["insight"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("This month"),
+        "{m}"
+    );
 }
 
 fn demo_twice(configure: impl Fn(&mut Command)) {
@@ -102,7 +113,8 @@ async fn demo_on_postgres_via_database_url() {
     let url = db.url.clone();
     tokio::task::spawn_blocking(move || {
         demo_twice(|cmd| {
-            cmd.env("KALEI_DATA_DIR", &data).env("KALEI_DATABASE_URL", &url);
+            cmd.env("KALEI_DATA_DIR", &data)
+                .env("KALEI_DATABASE_URL", &url);
         })
     })
     .await

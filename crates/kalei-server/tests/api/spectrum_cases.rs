@@ -75,12 +75,20 @@ async fn session_at(app: &TestApp, s: &Session, at: i64, texts: &[&str]) -> Stri
     let sid = session["id"].as_str().unwrap().to_string();
     for t in texts {
         let res = app
-            .post("/v1/mirror/messages", &json!({"session_id": sid, "content": t}), Some(&s.access))
+            .post(
+                "/v1/mirror/messages",
+                &json!({"session_id": sid, "content": t}),
+                Some(&s.access),
+            )
             .await;
         assert_eq!(res.status(), 201);
     }
     let res = app
-        .post(&format!("/v1/mirror/sessions/{sid}/close"), &json!({}), Some(&s.access))
+        .post(
+            &format!("/v1/mirror/sessions/{sid}/close"),
+            &json!({}),
+            Some(&s.access),
+        )
         .await;
     assert_eq!(res.status(), 200);
     sqlx::query("UPDATE mirror_sessions SET started_at = $1, closed_at = $1 WHERE id = $2")
@@ -101,7 +109,11 @@ async fn session_at(app: &TestApp, s: &Session, at: i64, texts: &[&str]) -> Stri
 /// A Turn written through the API, then moved to `at`.
 async fn turn_at(app: &TestApp, s: &Session, at: i64, thought: &str) -> String {
     let res = app
-        .post("/v1/turns", &json!({"thought": thought, "belief_before": 80}), Some(&s.access))
+        .post(
+            "/v1/turns",
+            &json!({"thought": thought, "belief_before": 80}),
+            Some(&s.access),
+        )
         .await;
     assert_eq!(res.status(), 201);
     let turn: Value = res.json().await.unwrap();
