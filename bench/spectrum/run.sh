@@ -21,7 +21,7 @@ PORT=${PORT:-18282}
 PG=${PG:-postgres://postgres@127.0.0.1:5432}
 REDIS=${REDIS:-redis://127.0.0.1:6379}
 
-cargo build --release -q -p kalei-server --bin kalei --example loadgen --example spectrum_bench
+[ -n "${SKIP_BUILD:-}" ] || cargo build --release -q -p kalei-server --bin kalei --example loadgen --example spectrum_bench
 TARGET=${CARGO_TARGET_DIR:-target}
 BIN=$TARGET/release/kalei
 LOADGEN=$TARGET/release/examples/loadgen
