@@ -11,6 +11,7 @@ pub mod briefs;
 pub mod card;
 pub mod config;
 pub mod crypto;
+pub mod demo;
 pub mod entitlements;
 pub mod error;
 pub mod gallery;

@@ -50,6 +50,19 @@ enum Command {
     },
     /// Print the effective configuration (secrets redacted).
     Config,
+    /// Create a demo user with 8 weeks of synthetic history, run its jobs and
+    /// print the login and the resulting Spectrum (a new user on every run).
+    Demo {
+        /// The demo user's IANA time zone (their weeks are local weeks).
+        #[arg(long, default_value = "Europe/Berlin")]
+        timezone: String,
+        /// Seed for the synthetic writer (random by default).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Print the report as one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Analyse text offline: stdin → JSON (or JSON lines with --jsonl).
     Analyze {
         /// Read `{"id":…,"text":…}` lines and write `{"id":…,"analysis":…}` lines.
@@ -237,6 +250,21 @@ async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
             let result = kalei_server::keys::cmd::run(&config, &db, now, op).await;
             db.close().await;
             println!("{}", result?);
+            Ok(())
+        }
+        Command::Demo {
+            timezone,
+            seed,
+            json,
+        } => {
+            let report =
+                kalei_server::demo::run(config, kalei_server::demo::DemoOptions { timezone, seed })
+                    .await?;
+            if json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                print!("{}", kalei_server::demo::render(&report));
+            }
             Ok(())
         }
         Command::Migrate => {

@@ -38,7 +38,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 const FEATURE: &str = "mirror";
 
-pub(crate) fn content_aad(user_id: &str) -> String {
+pub fn content_aad(user_id: &str) -> String {
     crate::keys::columns::MIRROR_MESSAGE_CONTENT.aad(user_id)
 }
 pub(crate) fn reflection_aad(user_id: &str) -> String {

@@ -37,7 +37,7 @@ const FEATURE: &str = "turn";
 /// A thought is short by nature; long writing belongs in Mirror.
 const MAX_THOUGHT_CHARS: usize = 2_000;
 
-pub(crate) fn thought_aad(user_id: &str) -> String {
+pub fn thought_aad(user_id: &str) -> String {
     crate::keys::columns::TURN_THOUGHT.aad(user_id)
 }
 fn result_aad(user_id: &str) -> String {

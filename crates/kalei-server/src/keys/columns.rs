@@ -53,6 +53,18 @@ pub const LENS_ACTION_TITLE: SealedColumn = SealedColumn {
     column: "title_sealed",
     aad_label: "lens_actions.title",
 };
+pub const PUSH_DEVICE_TOKEN: SealedColumn = SealedColumn {
+    table: "push_devices",
+    column: "token_sealed",
+    aad_label: "push_devices.token",
+};
+
+/// The registry entry of `table.column`, if that column is sealed.
+pub fn find(table: &str, column: &str) -> Option<&'static SealedColumn> {
+    SEALED_COLUMNS
+        .iter()
+        .find(|c| c.table == table && c.column == column)
+}
 
 /// All of them, in a fixed order (the order the re-encryption job walks).
 pub const SEALED_COLUMNS: &[SealedColumn] = &[
@@ -63,6 +75,7 @@ pub const SEALED_COLUMNS: &[SealedColumn] = &[
     TURN_RESULT,
     LENS_GOAL_TITLE,
     LENS_ACTION_TITLE,
+    PUSH_DEVICE_TOKEN,
 ];
 
 #[cfg(test)]

@@ -33,7 +33,7 @@ const MAX_TOKEN: usize = 4096;
 const MAX_DEVICES: i64 = 20;
 
 pub(crate) fn token_aad(user_id: &str) -> String {
-    format!("push_devices.token:{user_id}")
+    crate::keys::columns::PUSH_DEVICE_TOKEN.aad(user_id)
 }
 
 fn token_hash(token: &str) -> String {

@@ -6,8 +6,8 @@
 //! `user_id` column, holding the user's rows. A table added later shows up
 //! without touching this file. Per column:
 //! - `*_sealed` (encrypted text) is decrypted and exported under the name
-//!   without the suffix (`content_sealed` → `content`); its associated data
-//!   follows the convention `{table}.{column}:{user_id}` used by every module;
+//!   without the suffix (`content_sealed` → `content`) with the associated
+//!   data of its entry in [`crate::keys::columns`];
 //!   reframe lists and turn results are exported as JSON;
 //! - `*_at` times become RFC 3339 strings;
 //! - columns holding JSON text (see [`JSON_COLUMNS`]) are exported as JSON.
@@ -258,7 +258,11 @@ fn row_to_json(
             let sealed: Option<Vec<u8>> = row.try_get(name)?;
             let text = match sealed {
                 Some(bytes) => {
-                    let aad = format!("{table}.{stem}:{user_id}");
+                    let aad = crate::keys::columns::find(table, name)
+                        .ok_or_else(|| {
+                            anyhow::anyhow!("{table}.{name} is missing from keys::columns")
+                        })?
+                        .aad(user_id);
                     let text = state
                         .cipher
                         .open_string(&bytes, &aad)

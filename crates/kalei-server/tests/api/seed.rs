@@ -21,6 +21,8 @@ pub struct Seeded {
     pub goal: String,
     pub action: String,
     pub gallery_item: String,
+    /// A registered push device (its token is sealed).
+    pub device: String,
 }
 
 pub async fn json_ok(res: reqwest::Response, status: u16) -> Value {
@@ -116,6 +118,17 @@ pub async fn seed_content(app: &TestApp, s: &Session) -> Seeded {
         .as_str()
         .expect("a gallery item")
         .to_string();
+    let device = json_ok(
+        app.post(
+            "/v1/devices",
+            &json!({"platform": "ios", "token": format!("device-token-of-{}", s.user_id)}),
+            token,
+        )
+        .await,
+        201,
+    )
+    .await;
+    let device = device["id"].as_str().unwrap().to_string();
     Seeded {
         closed_session,
         fragment,
@@ -123,6 +136,7 @@ pub async fn seed_content(app: &TestApp, s: &Session) -> Seeded {
         goal,
         action,
         gallery_item,
+        device,
     }
 }
 
