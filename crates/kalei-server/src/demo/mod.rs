@@ -332,14 +332,18 @@ async fn enqueue_periods(
 }
 
 /// Waits until none of the user's jobs is pending; fails on a dead letter.
+/// Jobs deliberately scheduled for later (a "your week is ready" push held
+/// until the end of quiet hours) are not waited for.
 async fn wait_for_jobs(state: &AppState, user_id: &str) -> anyhow::Result<()> {
     let deadline = Instant::now() + JOBS_DEADLINE;
     loop {
         let (pending, failed): (i64, i64) = sqlx::query_as(
-            "SELECT COALESCE(SUM(CASE WHEN state IN ('completed', 'cancelled', 'discarded') THEN 0 ELSE 1 END), 0), \
+            "SELECT COALESCE(SUM(CASE WHEN state IN ('completed', 'cancelled', 'discarded') THEN 0 \
+                 WHEN state = 'scheduled' AND run_at > $2 THEN 0 ELSE 1 END), 0), \
                COALESCE(SUM(CASE WHEN state = 'discarded' THEN 1 ELSE 0 END), 0) FROM jobs WHERE user_id = $1",
         )
         .bind(user_id)
+        .bind(state.clock.now_ms())
         .fetch_one(state.db.pool())
         .await?;
         if failed > 0 {
