@@ -15,6 +15,7 @@ use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::http::pagination::{Page, PageParams};
 use crate::http::ApiJson;
+use crate::privacy::items::OwnedItem;
 use crate::time::rfc3339;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -160,6 +161,14 @@ async fn card_svg(
         .into_response())
 }
 
+/// A Gallery item: its card is rendered on demand, so nothing is derived.
+const GALLERY_ITEM: OwnedItem = OwnedItem {
+    kind: "gallery_item",
+    noun: "gallery_item",
+    steps: &[("gallery_items", "id")],
+    spectrum_day: None,
+};
+
 /// Remove an item from your Gallery. The turn or session it came from stays
 /// (delete those with their own endpoints); its card is rendered on demand,
 /// so nothing else is derived from the item.
@@ -174,13 +183,6 @@ async fn delete_item(
     user: AuthUser,
     Path(id): Path<String>,
 ) -> ApiResult<axum::http::StatusCode> {
-    crate::privacy::items::delete_owned(
-        &state,
-        &user.user_id,
-        "gallery_item",
-        &[("gallery_items", "id")],
-        &id,
-    )
-    .await?;
+    crate::privacy::items::delete_owned(&state, &user.user_id, &GALLERY_ITEM, &id).await?;
     Ok(axum::http::StatusCode::NO_CONTENT)
 }

@@ -17,6 +17,7 @@ use crate::http::json::created;
 use crate::http::pagination::{Page, PageParams};
 use crate::http::ApiJson;
 use crate::privacy::analytics::{self, Prop};
+use crate::privacy::items::OwnedItem;
 use crate::product::check_user_text;
 use crate::time::rfc3339;
 
@@ -421,6 +422,20 @@ mod tests {
     }
 }
 
+/// A goal goes with its actions.
+const LENS_GOAL: OwnedItem = OwnedItem {
+    kind: "lens_goal",
+    noun: "lens_goal",
+    steps: &[("lens_actions", "goal_id"), ("lens_goals", "id")],
+    spectrum_day: None,
+};
+const LENS_ACTION: OwnedItem = OwnedItem {
+    kind: "lens_action",
+    noun: "lens_action",
+    steps: &[("lens_actions", "id")],
+    spectrum_day: None,
+};
+
 /// Delete a goal with all its actions (their completions leave your streak).
 #[utoipa::path(delete, path = "/v1/lens/goals/{id}", tag = "lens", security(("bearer" = [])),
     params(("id" = String, Path, description = "Goal id")),
@@ -433,14 +448,7 @@ async fn delete_goal(
     user: AuthUser,
     Path(id): Path<String>,
 ) -> ApiResult<axum::http::StatusCode> {
-    crate::privacy::items::delete_owned(
-        &state,
-        &user.user_id,
-        "lens_goal",
-        &[("lens_actions", "goal_id"), ("lens_goals", "id")],
-        &id,
-    )
-    .await?;
+    crate::privacy::items::delete_owned(&state, &user.user_id, &LENS_GOAL, &id).await?;
     Ok(axum::http::StatusCode::NO_CONTENT)
 }
 
@@ -456,13 +464,6 @@ async fn delete_action(
     user: AuthUser,
     Path(id): Path<String>,
 ) -> ApiResult<axum::http::StatusCode> {
-    crate::privacy::items::delete_owned(
-        &state,
-        &user.user_id,
-        "lens_action",
-        &[("lens_actions", "id")],
-        &id,
-    )
-    .await?;
+    crate::privacy::items::delete_owned(&state, &user.user_id, &LENS_ACTION, &id).await?;
     Ok(axum::http::StatusCode::NO_CONTENT)
 }

@@ -14,7 +14,6 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::app::AppState;
-use crate::audit::{self, AuditKind};
 use crate::auth::AuthUser;
 use crate::entitlements::{self, Cap};
 use crate::error::{ApiError, ApiResult, Problem};
@@ -23,6 +22,7 @@ use crate::http::json::created;
 use crate::http::pagination::{Page, PageParams};
 use crate::http::ApiJson;
 use crate::privacy::analytics::{self, Prop};
+use crate::privacy::items::OwnedItem;
 use crate::product::{ReframeView, MAX_TEXT_CHARS};
 use crate::safety::{self, CrisisView};
 use crate::time::rfc3339;
@@ -638,6 +638,21 @@ async fn get_session(
     }))
 }
 
+/// A session goes with its messages, fragments, Gallery card and Spectrum
+/// vector.
+const MIRROR_SESSION_ITEM: OwnedItem = OwnedItem {
+    kind: "mirror_session",
+    noun: "session",
+    steps: &[
+        ("mirror_fragments", "session_id"),
+        ("mirror_messages", "session_id"),
+        ("gallery_items", "session_id"),
+        ("spectrum_session_vectors", "session_id"),
+        ("mirror_sessions", "id"),
+    ],
+    spectrum_day: Some(("spectrum_session_vectors", "session_id")),
+};
+
 /// Delete a session with its messages, fragments, reflection, Gallery card
 /// and Spectrum vector; weeks and months it counted toward are recomputed.
 #[utoipa::path(delete, path = "/v1/mirror/sessions/{id}", tag = "mirror", security(("bearer" = [])),
@@ -651,53 +666,6 @@ async fn delete_session(
     user: AuthUser,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let mut tx = state.db.begin().await?;
-    // The Spectrum day it counted toward, to recompute that week and month.
-    let analysed_day: Option<String> = sqlx::query_scalar(
-        "SELECT local_date FROM spectrum_session_vectors WHERE user_id = $1 AND session_id = $2",
-    )
-    .bind(&user.user_id)
-    .bind(&id)
-    .fetch_optional(&mut *tx)
-    .await?;
-    // Children first: SQLite enforces the cascades too, but explicit deletes
-    // keep the behaviour identical everywhere and independent of pragmas.
-    for table in [
-        "mirror_fragments",
-        "mirror_messages",
-        "gallery_items",
-        "spectrum_session_vectors",
-    ] {
-        sqlx::query(&format!(
-            "DELETE FROM {table} WHERE user_id = $1 AND session_id = $2"
-        ))
-        .bind(&user.user_id)
-        .bind(&id)
-        .execute(&mut *tx)
-        .await?;
-    }
-    let n = sqlx::query("DELETE FROM mirror_sessions WHERE user_id = $1 AND id = $2")
-        .bind(&user.user_id)
-        .bind(&id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-    if n == 0 {
-        return Err(ApiError::not_found("session"));
-    }
-    tx.commit().await?;
-    if let Some(day) = analysed_day {
-        crate::spectrum::periodic::recompute_for(&state, &user.user_id, &day)
-            .await
-            .map_err(ApiError::internal)?;
-    }
-    audit::record(
-        &state,
-        Some(&user.user_id),
-        AuditKind::ItemDeleted,
-        None,
-        serde_json::json!({"kind": "mirror_session", "id": id}),
-    )
-    .await;
+    crate::privacy::items::delete_owned(&state, &user.user_id, &MIRROR_SESSION_ITEM, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

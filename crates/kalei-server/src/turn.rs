@@ -22,6 +22,7 @@ use crate::http::json::created;
 use crate::http::pagination::{Page, PageParams};
 use crate::http::ApiJson;
 use crate::privacy::analytics::{self, Prop};
+use crate::privacy::items::OwnedItem;
 use crate::product::{check_user_text, ReframeView};
 use crate::safety::{self, CrisisView};
 use crate::time::rfc3339;
@@ -521,6 +522,18 @@ async fn save_turn(
     )?))
 }
 
+/// A turn goes with its Gallery card and its Spectrum impact.
+const TURN_ITEM: OwnedItem = OwnedItem {
+    kind: "turn",
+    noun: "turn",
+    steps: &[
+        ("gallery_items", "turn_id"),
+        ("spectrum_turn_impacts", "turn_id"),
+        ("turns", "id"),
+    ],
+    spectrum_day: Some(("spectrum_turn_impacts", "turn_id")),
+};
+
 /// Delete a turn with everything derived from it: its Gallery card and its
 /// Spectrum impact; weeks and months it counted toward are recomputed.
 #[utoipa::path(delete, path = "/v1/turns/{id}", tag = "turn", security(("bearer" = [])),
@@ -534,46 +547,6 @@ async fn delete_turn(
     user: AuthUser,
     Path(id): Path<String>,
 ) -> ApiResult<axum::http::StatusCode> {
-    let mut tx = state.db.begin().await?;
-    let analysed_day: Option<String> = sqlx::query_scalar(
-        "SELECT local_date FROM spectrum_turn_impacts WHERE user_id = $1 AND turn_id = $2",
-    )
-    .bind(&user.user_id)
-    .bind(&id)
-    .fetch_optional(&mut *tx)
-    .await?;
-    // Children first, as for Mirror sessions: explicit, not left to cascades.
-    for table in ["gallery_items", "spectrum_turn_impacts"] {
-        sqlx::query(&format!(
-            "DELETE FROM {table} WHERE user_id = $1 AND turn_id = $2"
-        ))
-        .bind(&user.user_id)
-        .bind(&id)
-        .execute(&mut *tx)
-        .await?;
-    }
-    let n = sqlx::query("DELETE FROM turns WHERE user_id = $1 AND id = $2")
-        .bind(&user.user_id)
-        .bind(&id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-    if n == 0 {
-        return Err(ApiError::not_found("turn"));
-    }
-    tx.commit().await?;
-    if let Some(day) = analysed_day {
-        crate::spectrum::periodic::recompute_for(&state, &user.user_id, &day)
-            .await
-            .map_err(ApiError::internal)?;
-    }
-    crate::audit::record(
-        &state,
-        Some(&user.user_id),
-        crate::audit::AuditKind::ItemDeleted,
-        None,
-        serde_json::json!({"kind": "turn", "id": id}),
-    )
-    .await;
+    crate::privacy::items::delete_owned(&state, &user.user_id, &TURN_ITEM, &id).await?;
     Ok(axum::http::StatusCode::NO_CONTENT)
 }
