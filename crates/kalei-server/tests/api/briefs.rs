@@ -5,7 +5,6 @@
 //! forward (access tokens are checked against the system clock).
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use chrono::{Datelike, NaiveDate, TimeZone, Timelike, Utc};
 use kalei_server::briefs::generate;
@@ -125,17 +124,6 @@ async fn event(app: &TestApp, s: &Session, brief: &str, body: Value) -> Value {
 async fn prefs_enabled(app: &TestApp, s: &Session) -> bool {
     let p = json_of(app.get("/v1/me/preferences", Some(&s.access)).await, 200).await;
     p["weekly_brief_enabled"].as_bool().unwrap()
-}
-
-async fn wait_for(app: &TestApp, sql: &str, want: i64) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while app.count(sql).await != want {
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {sql} = {want}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 clock_test!(

@@ -184,3 +184,17 @@ macro_rules! api_test {
         }
     };
 }
+
+/// Polls `sql` (a `COUNT(*)`) until it answers `want`, for work done by the
+/// in-process job workers; fails after 30 s.
+pub async fn wait_for(app: &TestApp, sql: &str, want: i64) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while app.count(sql).await != want {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {sql} = {want} (now {})",
+            app.count(sql).await
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

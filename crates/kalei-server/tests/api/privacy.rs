@@ -3,7 +3,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use kalei_store::testing::Backend;
 use serde_json::{json, Value};
@@ -21,17 +21,6 @@ async fn json_of(res: reqwest::Response, status: u16) -> Value {
     let text = res.text().await.unwrap();
     assert_eq!(got, status, "{text}");
     serde_json::from_str(&text).unwrap_or(Value::Null)
-}
-
-async fn wait_for(app: &TestApp, sql: &str, want: i64) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while app.count(sql).await != want {
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {sql} = {want}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 async fn delete(app: &TestApp, path: &str, token: &str) -> reqwest::Response {

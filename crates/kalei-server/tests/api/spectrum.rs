@@ -1,22 +1,9 @@
 //! The post-session and post-turn analysis jobs, run by the real worker.
 
-use std::time::{Duration, Instant};
-
 use serde_json::{json, Value};
 
 use crate::api_test;
 use crate::helpers::*;
-
-async fn wait_for(app: &TestApp, sql: &str, want: i64) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while app.count(sql).await != want {
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {sql} = {want}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 api_test!(
     async fn closed_sessions_and_saved_turns_become_vectors(app) {

@@ -4,7 +4,7 @@
 //! template sentences every day (Mirror and Turns, weekly and monthly), and
 //! a weekly run interrupted halfway and restarted.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{NaiveDate, TimeZone, Utc};
 use kalei_server::jobs::SessionAnalysisPayload;
@@ -23,18 +23,6 @@ fn ms(y: i32, m: u32, d: u32, h: u32, min: u32) -> i64 {
 
 fn day(y: i32, m: u32, d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, d).unwrap()
-}
-
-async fn wait_for(app: &TestApp, sql: &str, want: i64) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while app.count(sql).await != want {
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {sql} = {want} (now {})",
-            app.count(sql).await
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 async fn register_in(app: &TestApp, email: &str, tz: &str) -> Session {
